@@ -1,0 +1,401 @@
+"""Fused graph nodes: one node per vector operation of the model, bit-identical to the atomic graph.
+
+Each node computes its whole operation (an embedding, an rmsnorm, a linear layer, one attention head, a
+cross-entropy, the mean loss) on plain floats, with every float operation in the reference's order and form
+(`b ** -1` then a multiply, `x * x`, sums from 0, left to right). Its `children` are the nodes below it in the
+order the reference's depth-first search first meets them, so the fused graph walks the same order. Its
+`backward_step()` replays the accumulations the reference's atomic subgraph performs, in reverse post-order: that
+is what keeps every gradient equal to the last bit while building some twenty times fewer nodes.
+
+Vectors are lists of floats; a node's grad is a list of the same length (a float for scalar nodes).
+Parameters are rows of the model's matrices; each node adds into the matching rows of the gradient matrices.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from functools import reduce
+from itertools import repeat
+from operator import add, mul
+from typing import Any
+
+Vector = list[float]
+Matrix = list[list[float]]
+
+if sys.version_info < (3, 12):
+    def dot(a: Vector, b: Vector) -> float:
+        """sum(a_i * b_i), starting from 0 and adding left to right (as the reference's sum())."""
+        return sum(map(mul, a, b))
+else:  # from 3.12 the builtin sum() of floats is compensated: keep the plain left-to-right order
+    def dot(a: Vector, b: Vector) -> float:
+        """sum(a_i * b_i), starting from 0 and adding left to right (as the reference's sum())."""
+        return reduce(add, map(mul, a, b), 0)
+
+
+def total(xs: Vector) -> float:
+    """sum(xs), starting from 0 and adding left to right."""
+    return reduce(add, xs, 0)
+
+
+def axpy(acc: Vector, x: Vector, g: float) -> Vector:
+    """acc + x * g, element by element (one gradient contribution per element)."""
+    return list(map(add, acc, map(mul, x, repeat(g))))
+
+
+class Node:
+    """A fused operation: `data`, `grad`, `children` in reference visit order, and its backward step."""
+
+    __slots__ = ("data", "grad", "children")
+    op = "node"
+    stage = "loss"
+
+    data: Any
+    grad: Any
+    children: tuple[Node, ...]
+
+    def backward_step(self) -> None:
+        """Add this node's contributions to its children's and parameters' grads."""
+        raise NotImplementedError
+
+    def param_rows(self) -> tuple[tuple[str, int | None], ...]:
+        """The parameter rows this node reads: (matrix name, row), row None for the whole matrix."""
+        return ()
+
+    def param_edges(self) -> int:
+        """How many parameter scalars this node reads (one edge each)."""
+        return 0
+
+
+class Embed(Node):
+    """x = wte[token] + wpe[pos]."""
+
+    __slots__ = ("wte", "wpe", "gwte", "gwpe", "rows")
+    op = "embed"
+    stage = "embedding"
+
+    def __init__(self, wte: Matrix, wpe: Matrix, gwte: Matrix, gwpe: Matrix, token: int, pos: int) -> None:
+        self.data = list(map(add, wte[token], wpe[pos]))
+        self.grad = [0.0] * len(self.data)
+        self.children = ()
+        self.gwte, self.gwpe, self.rows = gwte, gwpe, (token, pos)
+
+    def backward_step(self) -> None:
+        token, pos = self.rows
+        g = self.grad
+        self.gwte[token] = list(map(add, self.gwte[token], g))
+        self.gwpe[pos] = list(map(add, self.gwpe[pos], g))
+
+    def param_rows(self) -> tuple[tuple[str, int | None], ...]:
+        return (("wte", self.rows[0]), ("wpe", self.rows[1]))
+
+    def param_edges(self) -> int:
+        return 2 * len(self.data)
+
+
+class RMSNorm(Node):
+    """y = x * (mean(x * x) + 1e-5) ** -0.5, one scale shared by every output."""
+
+    __slots__ = ("scale", "ms_eps", "stage")
+    op = "rmsnorm"
+
+    def __init__(self, x: Node, stage: str) -> None:
+        xs = x.data
+        ms = total(list(map(mul, xs, xs))) * len(xs) ** -1
+        self.ms_eps = ms + 1e-5
+        self.scale = scale = self.ms_eps ** -0.5
+        self.data = [xi * scale for xi in xs]
+        self.grad = [0.0] * len(xs)
+        self.children = (x,)
+        self.stage = stage
+
+    def backward_step(self) -> None:
+        x = self.children[0]
+        xs, g, gx = x.data, self.grad, x.grad
+        scale = self.scale
+        n = len(xs)
+        g_scale = 0.0
+        for i in range(n - 1, -1, -1):  # outputs were first visited 0..n-1: their muls run n-1..0
+            gx[i] += scale * g[i]
+            g_scale += xs[i] * g[i]
+        g_ms = -0.5 * self.ms_eps ** -1.5 * g_scale  # through (ms + eps) ** -0.5, then the + eps
+        g_sq = n ** -1 * g_ms  # through sum * (1/n), then each + in the sum passes it on
+        for i in range(n - 1, -1, -1):  # xi * xi: two separate contributions
+            t = xs[i] * g_sq
+            gx[i] += t
+            gx[i] += t
+
+
+class Linear(Node):
+    """y = W x: one dot product per row of W, each from 0, left to right; rows visited in `order`."""
+
+    __slots__ = ("w", "gw", "name", "visit", "relu", "pre", "stage")
+    op = "linear"
+
+    def __init__(self, w: Matrix, gw: Matrix, name: str, x: Node, stage: str, relu: bool = False) -> None:
+        xs = x.data
+        pre = [dot(row, xs) for row in w]
+        if relu:
+            self.pre = pre
+            self.data = [v if v > 0 else 0.0 for v in pre]
+        else:
+            self.pre = None
+            self.data = pre
+        self.grad = [0.0] * len(pre)
+        self.children = (x,)
+        self.w, self.gw, self.name, self.relu = w, gw, name, relu
+        self.visit: range | list[int] = range(len(pre))
+        self.stage = stage
+
+    def backward_step(self) -> None:
+        x = self.children[0]
+        xs, gx = x.data, x.grad
+        w, gw, g_out = self.w, self.gw, self.grad
+        pre = self.pre
+        for j in reversed(self.visit):
+            g = g_out[j]
+            if pre is not None:
+                g = float(pre[j] > 0) * g  # relu's local gradient
+            if g == 0.0:
+                continue  # every contribution would be +-0.0, which leaves the sums as they are
+            gw[j] = axpy(gw[j], xs, g)
+            gx = axpy(gx, w[j], g)
+        x.grad = gx
+
+    def param_rows(self) -> tuple[tuple[str, int | None], ...]:
+        return ((self.name, None),)
+
+    def param_edges(self) -> int:
+        return len(self.w) * len(self.w[0])
+
+
+class Residual(Node):
+    """y = W x + r: a linear layer whose rows each add the residual stream r."""
+
+    __slots__ = ("w", "gw", "name", "stage")
+    op = "linear+residual"
+
+    def __init__(self, w: Matrix, gw: Matrix, name: str, x: Node, r: Node, stage: str) -> None:
+        xs = x.data
+        self.data = [dot(row, xs) + ri for row, ri in zip(w, r.data)]
+        self.grad = [0.0] * len(w)
+        self.children = (x, r)
+        self.w, self.gw, self.name, self.stage = w, gw, name, stage
+
+    def backward_step(self) -> None:
+        x, r = self.children
+        xs, gx, gr = x.data, x.grad, r.grad
+        w, gw, g_out = self.w, self.gw, self.grad
+        for j in range(len(w) - 1, -1, -1):
+            g = g_out[j]
+            gr[j] += g
+            if g == 0.0:
+                continue
+            gw[j] = axpy(gw[j], xs, g)
+            gx = axpy(gx, w[j], g)
+        x.grad = gx
+
+    def param_rows(self) -> tuple[tuple[str, int | None], ...]:
+        return ((self.name, None),)
+
+    def param_edges(self) -> int:
+        return len(self.w) * len(self.w[0])
+
+
+class Concat(Node):
+    """The heads' outputs side by side: a view that passes gradients straight through."""
+
+    __slots__ = ()
+    op = "concat"
+    stage = "attention"
+
+    def __init__(self, parts: tuple[Node, ...]) -> None:
+        self.data = [v for p in parts for v in p.data]
+        self.grad = [0.0] * len(self.data)
+        self.children = parts
+
+    def backward_step(self) -> None:
+        g = self.grad
+        start = 0
+        for part in self.children:
+            n = len(part.data)
+            part.grad = list(map(add, part.grad, g[start:start + n]))
+            start += n
+
+
+class QKV(Node):
+    """q, k and v of one position: three linear maps of the same normalised x, rows in reference visit order."""
+
+    __slots__ = ("ws", "gws", "names", "n_embd", "first", "n_head")
+    op = "qkv"
+    stage = "attention"
+
+    def __init__(self, ws: tuple[Matrix, Matrix, Matrix], gws: tuple[Matrix, Matrix, Matrix],
+                 names: tuple[str, str, str], x: Node, n_head: int, first: bool) -> None:
+        xs = x.data
+        self.data = [dot(row, xs) for w in ws for row in w]
+        self.grad = [0.0] * len(self.data)
+        self.children = (x,)
+        self.ws, self.gws, self.names = ws, gws, names
+        self.n_embd = len(xs)
+        self.n_head = n_head
+        self.first = first  # position 0: its own k is met in the first attention logit
+
+    def visit_order(self) -> list[int]:
+        """Rows (0..3E-1 over q, k, v) in the order the reference's search first meets them."""
+        e, h_n = self.n_embd, self.n_head
+        hd = e // h_n
+        order: list[int] = []
+        for h in range(h_n):
+            qs = range(h * hd, h * hd + hd)
+            if self.first:  # logit t=0 pairs q_j with this position's own k_j
+                for j in qs:
+                    order += (j, e + j)
+            else:  # q in logit t=0 (an older k), this position's k in logit t=pos
+                order += qs
+                order += (e + j for j in qs)
+            order += (2 * e + j for j in qs)  # v: one row per head output
+        return order
+
+    def backward_step(self) -> None:
+        x = self.children[0]
+        xs, gx = x.data, x.grad
+        e, g_out = self.n_embd, self.grad
+        for row in reversed(self.visit_order()):
+            g = g_out[row]
+            if g == 0.0:
+                continue
+            which, j = divmod(row, e)
+            gw = self.gws[which]
+            gw[j] = axpy(gw[j], xs, g)
+            gx = axpy(gx, self.ws[which][j], g)
+        x.grad = gx
+
+    def param_rows(self) -> tuple[tuple[str, int | None], ...]:
+        return tuple((name, None) for name in self.names)
+
+    def param_edges(self) -> int:
+        return 3 * self.n_embd * self.n_embd
+
+
+class Head(Node):
+    """One attention head at one position: softmax(q . k_t / sqrt(head_dim)) over the cache, then weights . v_t."""
+
+    __slots__ = ("lo", "hd", "scale", "logits", "exps", "total", "pw", "weights", "cache")
+    op = "attention_head"
+    stage = "attention"
+
+    def __init__(self, cache: list[QKV], lo: int, hd: int) -> None:
+        cur = cache[-1]
+        e = cur.n_embd
+        q = cur.data[lo:lo + hd]
+        self.scale = scale = (hd ** 0.5) ** -1
+        logits = [dot(q, c.data[e + lo:e + lo + hd]) * scale for c in cache]
+        max_val = max(logits)
+        exps = [math.exp(v + -max_val) for v in logits]
+        tot = total(exps)
+        pw = tot ** -1
+        weights = [x * pw for x in exps]
+        vo = 2 * e + lo
+        self.data = [total([w * c.data[vo + j] for w, c in zip(weights, cache)]) for j in range(hd)]
+        self.grad = [0.0] * hd
+        # the search meets this position's q first, then the cached k's in order
+        self.children = (cur, *cache[:-1])
+        self.cache = tuple(cache)
+        self.lo, self.hd = lo, hd
+        self.logits, self.exps, self.total, self.pw, self.weights = logits, exps, tot, pw, weights
+
+    def backward_step(self) -> None:
+        cache, lo, hd = self.cache, self.lo, self.hd
+        cur = cache[-1]
+        e = cur.n_embd
+        vo, ko = 2 * e + lo, e + lo
+        weights, exps, pw = self.weights, self.exps, self.pw
+        n = len(cache)
+        g_w = [0.0] * n
+        g_out = self.grad
+        for j in range(hd - 1, -1, -1):  # head output j: sum_t w_t * v_t[j], muls from the last t
+            g = g_out[j]
+            for t in range(n - 1, -1, -1):
+                c = cache[t]
+                g_w[t] += c.data[vo + j] * g
+                c.grad[vo + j] += weights[t] * g
+        # softmax: w_t = e_t * total ** -1, one pow node per t, visited t = n-1 .. 0
+        g_e = [0.0] * n
+        g_total = 0.0
+        d_pw = -1 * self.total ** -2
+        for t in range(n - 1, -1, -1):
+            g_e[t] += pw * g_w[t]
+            g_total += d_pw * (exps[t] * g_w[t])
+        q = cur.data[lo:lo + hd]
+        gq = cur.grad
+        scale = self.scale
+        for t in range(n - 1, -1, -1):  # e_t = exp(logit_t - max), logit_t = (q . k_t) * scale
+            g_logit = exps[t] * (g_e[t] + g_total)
+            g_dot = scale * g_logit
+            c = cache[t]
+            kd, kg = c.data, c.grad
+            for j in range(hd):
+                gq[lo + j] += kd[ko + j] * g_dot
+                kg[ko + j] += q[j] * g_dot
+
+    def attention(self) -> list[float]:
+        """The weights over positions 0..pos."""
+        return self.weights
+
+
+class CrossEntropy(Node):
+    """-log softmax(logits)[target], chaining the reference's -1, 1/p, ** -1 and exp factors."""
+
+    __slots__ = ("target", "exps", "total", "pw", "p")
+    op = "cross_entropy"
+    stage = "loss"
+
+    def __init__(self, logits: Linear, target: int) -> None:
+        ls = logits.data
+        max_val = max(ls)
+        self.exps = exps = [math.exp(v + -max_val) for v in ls]
+        self.total = tot = total(exps)
+        self.pw = tot ** -1
+        self.p = p = exps[target] * self.pw
+        self.data = math.log(p) * -1
+        self.grad = 0.0
+        self.children = (logits,)
+        self.target = target
+        # the search meets the target's logit first, then the others through the softmax's sum
+        logits.visit = [target] + [t for t in range(len(ls)) if t != target]
+
+    def backward_step(self) -> None:
+        logits = self.children[0]
+        t = self.target
+        g_log = -1 * self.grad
+        g_p = (1 / self.p) * g_log
+        g_et = self.pw * g_p
+        g_pw = self.exps[t] * g_p
+        g_total = (-1 * self.total ** -2) * g_pw
+        gl = logits.grad
+        exps = self.exps
+        for i in range(len(exps)):
+            ge = g_total
+            if i == t:
+                ge = g_et + g_total
+            gl[i] += exps[i] * ge
+
+
+class Mean(Node):
+    """(1 / n) * sum(losses): the loss of the document."""
+
+    __slots__ = ("c",)
+    op = "mean"
+    stage = "loss"
+
+    def __init__(self, losses: list[CrossEntropy]) -> None:
+        self.c = c = 1 / len(losses)
+        self.data = total([x.data for x in losses]) * c
+        self.grad = 0.0
+        self.children = tuple(losses)
+
+    def backward_step(self) -> None:
+        g = self.c * self.grad
+        for x in self.children:
+            x.grad += g

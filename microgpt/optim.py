@@ -1,0 +1,57 @@
+"""Adam with the reference's linear learning-rate decay, in the reference's exact float operations."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from microgpt.config import Config
+from microgpt.model import Matrix, Params
+
+
+def lr_at(config: Config, step: int) -> float:
+    """Learning rate of 1-based step `step`: lr * (1 - (step - 1) / steps)."""
+    return config.lr * (1 - (step - 1) / config.steps)
+
+
+def norm(w: Matrix) -> float:
+    """L2 norm of a matrix."""
+    return math.hypot(*[math.hypot(*row) for row in w])
+
+
+@dataclass
+class Adam:
+    """First and second moment buffers, one [rows][cols] list per matrix like the parameters."""
+
+    m: dict[str, Matrix]
+    v: dict[str, Matrix]
+
+    @classmethod
+    def zeros(cls, params: Params) -> Adam:
+        """Moments of 0.0 for every parameter."""
+        def z() -> dict[str, Matrix]:
+            return {name: [[0.0] * len(w[0]) for _ in w] for name, w in params.data.items()}
+        return cls(z(), z())
+
+    def update(self, params: Params, config: Config, step: int) -> dict[str, float]:
+        """One update with the gradients in params.grad; returns each matrix's update norm.
+
+        m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g**2;  p -= lr_t * (m / (1-b1**s)) / ((v / (1-b2**s)) ** 0.5 + eps)
+        """
+        lr_t = lr_at(config, step)
+        b1, b2, eps = config.beta1, config.beta2, config.eps
+        c1, c2 = 1 - b1, 1 - b2
+        d1, d2 = 1 - b1 ** step, 1 - b2 ** step
+        moved = {}
+        for name, w in params.data.items():
+            gw, mw, vw = params.grad[name], self.m[name], self.v[name]
+            sq = 0.0
+            for r, (p, g, m, v) in enumerate(zip(w, gw, mw, vw)):
+                m = [b1 * mi + c1 * gi for mi, gi in zip(m, g)]
+                v = [b2 * vi + c2 * gi ** 2 for vi, gi in zip(v, g)]
+                step_r = [lr_t * (mi / d1) / ((vi / d2) ** 0.5 + eps) for mi, vi in zip(m, v)]
+                w[r] = [pi - si for pi, si in zip(p, step_r)]
+                mw[r], vw[r] = m, v
+                sq += math.hypot(*step_r) ** 2
+            moved[name] = math.sqrt(sq)
+        return moved
