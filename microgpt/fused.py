@@ -26,16 +26,19 @@ Matrix = list[list[float]]
 if sys.version_info < (3, 12):
     def dot(a: Vector, b: Vector) -> float:
         """sum(a_i * b_i), starting from 0 and adding left to right (as the reference's sum())."""
-        return sum(map(mul, a, b))
+        result: float = sum(map(mul, a, b))
+        return result
 else:  # from 3.12 the builtin sum() of floats is compensated: keep the plain left-to-right order
     def dot(a: Vector, b: Vector) -> float:
         """sum(a_i * b_i), starting from 0 and adding left to right (as the reference's sum())."""
-        return reduce(add, map(mul, a, b), 0)
+        result: float = reduce(add, map(mul, a, b), 0)
+        return result
 
 
 def total(xs: Vector) -> float:
     """sum(xs), starting from 0 and adding left to right."""
-    return reduce(add, xs, 0)
+    result: float = reduce(add, xs, 0)
+    return result
 
 
 def axpy(acc: Vector, x: Vector, g: float) -> Vector:
@@ -135,6 +138,7 @@ class Linear(Node):
     def __init__(self, w: Matrix, gw: Matrix, name: str, x: Node, stage: str, relu: bool = False) -> None:
         xs = x.data
         pre = [dot(row, xs) for row in w]
+        self.pre: Vector | None
         if relu:
             self.pre = pre
             self.data = [v if v > 0 else 0.0 for v in pre]

@@ -142,7 +142,7 @@ class StepInProgress:
         while self.pos < self.n:
             self.forward_position()
         t0 = time.perf_counter()
-        self.loss_node = self.forward.mean_loss(self.position_losses)  # type: ignore[arg-type]
+        self.loss_node = self.forward.mean_loss(self.position_losses)
         self.t_forward += time.perf_counter() - t0
         return float(self.loss_node.data)
 
