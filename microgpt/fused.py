@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Iterable, Sequence
 from functools import reduce
 from itertools import repeat
 from operator import add, mul
@@ -24,26 +25,39 @@ Vector = list[float]
 Matrix = list[list[float]]
 
 if sys.version_info < (3, 12):
-    def dot(a: Vector, b: Vector) -> float:
-        """sum(a_i * b_i), starting from 0 and adding left to right (as the reference's sum())."""
-        result: float = sum(map(mul, a, b))
-        return result
+    plain_sum = sum  # floats added left to right from the int 0 (or `start`), as the reference's sum()
 else:  # from 3.12 the builtin sum() of floats is compensated: keep the plain left-to-right order
-    def dot(a: Vector, b: Vector) -> float:
-        """sum(a_i * b_i), starting from 0 and adding left to right (as the reference's sum())."""
-        result: float = reduce(add, map(mul, a, b), 0)
+    def plain_sum(items: Iterable[float], start: float = 0) -> float:
+        """Floats added left to right from the int 0 (or `start`), as the reference's sum() on 3.11."""
+        result: float = reduce(add, items, start)
         return result
 
 
-def total(xs: Vector) -> float:
-    """sum(xs), starting from 0 and adding left to right."""
-    result: float = reduce(add, xs, 0)
+def dot(a: Sequence[float], b: Sequence[float]) -> float:
+    """sum(a_i * b_i), starting from 0 and adding left to right."""
+    result: float = plain_sum(map(mul, a, b))
     return result
 
 
-def axpy(acc: Vector, x: Vector, g: float) -> Vector:
-    """acc + x * g, element by element (one gradient contribution per element)."""
-    return list(map(add, acc, map(mul, x, repeat(g))))
+def total(xs: Iterable[float]) -> float:
+    """sum(xs), starting from 0 and adding left to right."""
+    result: float = plain_sum(xs)
+    return result
+
+
+def backprop_rows(w: Matrix, gw: Matrix, xs: Vector, g_out: Vector, order: Sequence[int], gx: Vector) -> Vector:
+    """Backward of y_j = w_j . x for the rows in `order`, the order the reference processes their nodes in.
+
+    Adds x * g_j into each row gw[j], and returns gx plus every w_j * g_j, accumulated element by element in
+    `order` (a dot product down each column of w). A row whose g_j is 0 adds only +-0.0 to gw: skipped.
+    """
+    gs = [g_out[j] for j in order]
+    for j, g in zip(order, gs):
+        if g:
+            row = gw[j]
+            row[:] = map(add, row, map(mul, xs, repeat(g)))
+    columns = zip(*[w[j] for j in order])
+    return [plain_sum(map(mul, col, gs), start) for col, start in zip(columns, gx)]
 
 
 class Node:
@@ -137,7 +151,7 @@ class Linear(Node):
 
     def __init__(self, w: Matrix, gw: Matrix, name: str, x: Node, stage: str, relu: bool = False) -> None:
         xs = x.data
-        pre = [dot(row, xs) for row in w]
+        pre = [plain_sum(map(mul, row, xs)) for row in w]
         self.pre: Vector | None
         if relu:
             self.pre = pre
@@ -153,18 +167,10 @@ class Linear(Node):
 
     def backward_step(self) -> None:
         x = self.children[0]
-        xs, gx = x.data, x.grad
-        w, gw, g_out = self.w, self.gw, self.grad
-        pre = self.pre
-        for j in reversed(self.visit):
-            g = g_out[j]
-            if pre is not None:
-                g = float(pre[j] > 0) * g  # relu's local gradient
-            if g == 0.0:
-                continue  # every contribution would be +-0.0, which leaves the sums as they are
-            gw[j] = axpy(gw[j], xs, g)
-            gx = axpy(gx, w[j], g)
-        x.grad = gx
+        g_out = self.grad
+        if self.pre is not None:  # relu: float(pre > 0) * g
+            g_out = [g if p > 0 else 0.0 * g for g, p in zip(g_out, self.pre)]
+        x.grad = backprop_rows(self.w, self.gw, x.data, g_out, self.visit[::-1], x.grad)
 
     def param_rows(self) -> tuple[tuple[str, int | None], ...]:
         return ((self.name, None),)
@@ -181,23 +187,16 @@ class Residual(Node):
 
     def __init__(self, w: Matrix, gw: Matrix, name: str, x: Node, r: Node, stage: str) -> None:
         xs = x.data
-        self.data = [dot(row, xs) + ri for row, ri in zip(w, r.data)]
+        self.data = [plain_sum(map(mul, row, xs)) + ri for row, ri in zip(w, r.data)]
         self.grad = [0.0] * len(w)
         self.children = (x, r)
         self.w, self.gw, self.name, self.stage = w, gw, name, stage
 
     def backward_step(self) -> None:
         x, r = self.children
-        xs, gx, gr = x.data, x.grad, r.grad
-        w, gw, g_out = self.w, self.gw, self.grad
-        for j in range(len(w) - 1, -1, -1):
-            g = g_out[j]
-            gr[j] += g
-            if g == 0.0:
-                continue
-            gw[j] = axpy(gw[j], xs, g)
-            gx = axpy(gx, w[j], g)
-        x.grad = gx
+        g_out = self.grad
+        r.grad = list(map(add, r.grad, g_out))  # each row's "+ r_j" passes g_j to r_j
+        x.grad = backprop_rows(self.w, self.gw, x.data, g_out, range(len(g_out) - 1, -1, -1), x.grad)
 
     def param_rows(self) -> tuple[tuple[str, int | None], ...]:
         return ((self.name, None),)
@@ -237,7 +236,7 @@ class QKV(Node):
     def __init__(self, ws: tuple[Matrix, Matrix, Matrix], gws: tuple[Matrix, Matrix, Matrix],
                  names: tuple[str, str, str], x: Node, n_head: int, first: bool) -> None:
         xs = x.data
-        self.data = [dot(row, xs) for w in ws for row in w]
+        self.data = [plain_sum(map(mul, row, xs)) for w in ws for row in w]
         self.grad = [0.0] * len(self.data)
         self.children = (x,)
         self.ws, self.gws, self.names = ws, gws, names
@@ -263,17 +262,9 @@ class QKV(Node):
 
     def backward_step(self) -> None:
         x = self.children[0]
-        xs, gx = x.data, x.grad
-        e, g_out = self.n_embd, self.grad
-        for row in reversed(self.visit_order()):
-            g = g_out[row]
-            if g == 0.0:
-                continue
-            which, j = divmod(row, e)
-            gw = self.gws[which]
-            gw[j] = axpy(gw[j], xs, g)
-            gx = axpy(gx, self.ws[which][j], g)
-        x.grad = gx
+        w = [row for m in self.ws for row in m]  # rows 0..3E-1 over q, k, v
+        gw = [row for m in self.gws for row in m]
+        x.grad = backprop_rows(w, gw, x.data, self.grad, self.visit_order()[::-1], x.grad)
 
     def param_rows(self) -> tuple[tuple[str, int | None], ...]:
         return tuple((name, None) for name in self.names)

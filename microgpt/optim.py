@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from itertools import chain
 
 from microgpt.config import Config
 from microgpt.model import Matrix, Params
@@ -44,14 +45,22 @@ class Adam:
         d1, d2 = 1 - b1 ** step, 1 - b2 ** step
         moved = {}
         for name, w in params.data.items():
-            gw, mw, vw = params.grad[name], self.m[name], self.v[name]
-            sq = 0.0
-            for r, (p, g, m, v) in enumerate(zip(w, gw, mw, vw)):
-                m = [b1 * mi + c1 * gi for mi, gi in zip(m, g)]
-                v = [b2 * vi + c2 * gi ** 2 for vi, gi in zip(v, g)]
-                step_r = [lr_t * (mi / d1) / ((vi / d2) ** 0.5 + eps) for mi, vi in zip(m, v)]
-                w[r] = [pi - si for pi, si in zip(p, step_r)]
-                mw[r], vw[r] = m, v
-                sq += math.hypot(*step_r) ** 2
-            moved[name] = math.sqrt(sq)
+            cols = len(w[0])
+            p, g = flat(w), flat(params.grad[name])
+            m = [b1 * mi + c1 * gi for mi, gi in zip(flat(self.m[name]), g)]
+            v = [b2 * vi + c2 * gi ** 2 for vi, gi in zip(flat(self.v[name]), g)]
+            new = [pi - lr_t * (mi / d1) / ((vi / d2) ** 0.5 + eps) for pi, mi, vi in zip(p, m, v)]
+            moved[name] = math.dist(p, new)
+            w[:] = rows(new, cols)
+            self.m[name], self.v[name] = rows(m, cols), rows(v, cols)
         return moved
+
+
+def flat(w: Matrix) -> list[float]:
+    """A matrix's entries, row after row."""
+    return list(chain.from_iterable(w))
+
+
+def rows(values: list[float], cols: int) -> Matrix:
+    """A flat list cut back into rows of `cols`."""
+    return [values[i:i + cols] for i in range(0, len(values), cols)]
