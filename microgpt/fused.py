@@ -75,13 +75,9 @@ class Node:
         """Add this node's contributions to its children's and parameters' grads."""
         raise NotImplementedError
 
-    def param_rows(self) -> tuple[tuple[str, int | None], ...]:
-        """The parameter rows this node reads: (matrix name, row), row None for the whole matrix."""
+    def params_read(self) -> tuple[tuple[str, int | None, int], ...]:
+        """The parameters this node reads: (matrix name, row or None for all rows, how many scalars)."""
         return ()
-
-    def param_edges(self) -> int:
-        """How many parameter scalars this node reads (one edge each)."""
-        return 0
 
 
 class Embed(Node):
@@ -103,11 +99,9 @@ class Embed(Node):
         self.gwte[token] = list(map(add, self.gwte[token], g))
         self.gwpe[pos] = list(map(add, self.gwpe[pos], g))
 
-    def param_rows(self) -> tuple[tuple[str, int | None], ...]:
-        return (("wte", self.rows[0]), ("wpe", self.rows[1]))
-
-    def param_edges(self) -> int:
-        return 2 * len(self.data)
+    def params_read(self) -> tuple[tuple[str, int | None, int], ...]:
+        n = len(self.data)
+        return (("wte", self.rows[0], n), ("wpe", self.rows[1], n))
 
 
 class RMSNorm(Node):
@@ -172,11 +166,8 @@ class Linear(Node):
             g_out = [g if p > 0 else 0.0 * g for g, p in zip(g_out, self.pre)]
         x.grad = backprop_rows(self.w, self.gw, x.data, g_out, self.visit[::-1], x.grad)
 
-    def param_rows(self) -> tuple[tuple[str, int | None], ...]:
-        return ((self.name, None),)
-
-    def param_edges(self) -> int:
-        return len(self.w) * len(self.w[0])
+    def params_read(self) -> tuple[tuple[str, int | None, int], ...]:
+        return ((self.name, None, len(self.w) * len(self.w[0])),)
 
 
 class Residual(Node):
@@ -198,11 +189,8 @@ class Residual(Node):
         r.grad = list(map(add, r.grad, g_out))  # each row's "+ r_j" passes g_j to r_j
         x.grad = backprop_rows(self.w, self.gw, x.data, g_out, range(len(g_out) - 1, -1, -1), x.grad)
 
-    def param_rows(self) -> tuple[tuple[str, int | None], ...]:
-        return ((self.name, None),)
-
-    def param_edges(self) -> int:
-        return len(self.w) * len(self.w[0])
+    def params_read(self) -> tuple[tuple[str, int | None, int], ...]:
+        return ((self.name, None, len(self.w) * len(self.w[0])),)
 
 
 class Concat(Node):
@@ -266,11 +254,8 @@ class QKV(Node):
         gw = [row for m in self.gws for row in m]
         x.grad = backprop_rows(w, gw, x.data, self.grad, self.visit_order()[::-1], x.grad)
 
-    def param_rows(self) -> tuple[tuple[str, int | None], ...]:
-        return tuple((name, None) for name in self.names)
-
-    def param_edges(self) -> int:
-        return 3 * self.n_embd * self.n_embd
+    def params_read(self) -> tuple[tuple[str, int | None, int], ...]:
+        return tuple((name, None, self.n_embd * self.n_embd) for name in self.names)
 
 
 class Head(Node):
@@ -305,34 +290,28 @@ class Head(Node):
         cur = cache[-1]
         e = cur.n_embd
         vo, ko = 2 * e + lo, e + lo
-        weights, exps, pw = self.weights, self.exps, self.pw
-        n = len(cache)
-        g_w = [0.0] * n
-        g_out = self.grad
-        for j in range(hd - 1, -1, -1):  # head output j: sum_t w_t * v_t[j], muls from the last t
-            g = g_out[j]
-            for t in range(n - 1, -1, -1):
-                c = cache[t]
-                g_w[t] += c.data[vo + j] * g
-                c.grad[vo + j] += weights[t] * g
-        # softmax: w_t = e_t * total ** -1, one pow node per t, visited t = n-1 .. 0
-        g_e = [0.0] * n
-        g_total = 0.0
+        exps, pw, g_out = self.exps, self.pw, self.grad
+        # output j = sum_t w_t * v_t[j]; outputs were met j = 0..hd-1, so w_t collects from j = hd-1 down
+        g_rev = g_out[::-1]
+        g_w = [plain_sum(map(mul, c.data[vo:vo + hd][::-1], g_rev)) for c in cache]
+        for w, c in zip(self.weights, cache):
+            vg = c.grad
+            vg[vo:vo + hd] = map(add, vg[vo:vo + hd], map(mul, repeat(w), g_out))
+        # softmax: w_t = e_t * total ** -1 with one pow per t; total collects from t = n-1 down,
+        # then each e_t adds its share of total's gradient to its own
         d_pw = -1 * self.total ** -2
-        for t in range(n - 1, -1, -1):
-            g_e[t] += pw * g_w[t]
-            g_total += d_pw * (exps[t] * g_w[t])
+        g_total = plain_sum([d_pw * (x * g) for x, g in zip(exps[::-1], g_w[::-1])])
+        # e_t = exp(logit_t - max), logit_t = (q . k_t) * scale
+        g_dot = [self.scale * (x * (pw * g + g_total)) for x, g in zip(exps, g_w)]
         q = cur.data[lo:lo + hd]
+        keys_rev = [c.data[ko:ko + hd] for c in reversed(cache)]
+        g_dot_rev = g_dot[::-1]
         gq = cur.grad
-        scale = self.scale
-        for t in range(n - 1, -1, -1):  # e_t = exp(logit_t - max), logit_t = (q . k_t) * scale
-            g_logit = exps[t] * (g_e[t] + g_total)
-            g_dot = scale * g_logit
-            c = cache[t]
-            kd, kg = c.data, c.grad
-            for j in range(hd):
-                gq[lo + j] += kd[ko + j] * g_dot
-                kg[ko + j] += q[j] * g_dot
+        gq[lo:lo + hd] = [plain_sum(map(mul, k_col, g_dot_rev), start)
+                          for k_col, start in zip(zip(*keys_rev), gq[lo:lo + hd])]
+        for c, g in zip(cache, g_dot):
+            kg = c.grad
+            kg[ko:ko + hd] = map(add, kg[ko:ko + hd], map(mul, q, repeat(g)))
 
     def attention(self) -> list[float]:
         """The weights over positions 0..pos."""
@@ -368,13 +347,9 @@ class CrossEntropy(Node):
         g_et = self.pw * g_p
         g_pw = self.exps[t] * g_p
         g_total = (-1 * self.total ** -2) * g_pw
-        gl = logits.grad
-        exps = self.exps
-        for i in range(len(exps)):
-            ge = g_total
-            if i == t:
-                ge = g_et + g_total
-            gl[i] += exps[i] * ge
+        contrib = [x * g_total for x in self.exps]  # every e_i gets total's gradient through the sum
+        contrib[t] = self.exps[t] * (g_et + g_total)  # the target's e also feeds p directly
+        logits.grad = list(map(add, logits.grad, contrib))
 
 
 class Mean(Node):

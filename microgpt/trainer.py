@@ -10,7 +10,6 @@ initialisation, so sampling never disturbs training and the final samples are th
 
 from __future__ import annotations
 
-import math
 import random
 import time
 from collections import Counter
@@ -214,31 +213,24 @@ def attention_triangle(outputs: list[Output]) -> tuple[tuple[tuple[tuple[float, 
 
 def fused_census(order: list[fu.Node]) -> GraphCensus:
     """Count a fused graph: its op nodes plus every parameter scalar they read, and the edges to both."""
-    whole: set[str] = set()
-    rows: set[tuple[str, int]] = set()
-    width: dict[str, int] = {}
+    whole: dict[str, int] = {}
+    rows: dict[tuple[str, int], int] = {}
     edges = 0
-    depth: dict[int, int] = {}
+    height: dict[int, int] = {}
     for node in order:  # children before parents
-        kids = node.children
-        pe = node.param_edges()
-        edges += len(kids) + pe
-        base = 1 if pe else 0
-        for c in kids:
-            d = depth[id(c)]
-            if d > base:
-                base = d
-        depth[id(node)] = base + 1
-        for name, row in node.param_rows():
+        reads = node.params_read()
+        below = 1 if reads else 0  # a parameter leaf under this node
+        for c in node.children:
+            below = max(below, height[id(c)])
+        height[id(node)] = below + 1
+        edges += len(node.children)
+        for name, row, count in reads:
+            edges += count
             if row is None:
-                whole.add(name)
+                whole[name] = count
             else:
-                rows.add((name, row))
-        if isinstance(node, fu.Embed):
-            width["wte"] = width["wpe"] = len(node.data)
-    sizes = {n: (len(m), len(m[0])) for node in order for n, m in _matrices(node)}
-    params = sum(sizes[name][0] * sizes[name][1] for name in whole)
-    params += sum(width[name] for name, _ in rows if name not in whole)
+                rows[name, row] = count
+    params = sum(whole.values()) + sum(n for (name, _), n in rows.items() if name not in whole)
     by_op = Counter(node.op for node in order)
     by_op["param"] = params
     by_stage = Counter(node.stage for node in order)
@@ -246,23 +238,9 @@ def fused_census(order: list[fu.Node]) -> GraphCensus:
     return GraphCensus(
         nodes=len(order) + params,
         edges=edges,
-        depth=depth[id(order[-1])] if order else 0,
+        depth=height[id(order[-1])] if order else 0,
         params=params,
         constants=0,
         by_op=tuple(by_op.most_common()),
         by_stage=tuple((s, by_stage[s]) for s in ag.STAGES if by_stage[s]),
     )
-
-
-def _matrices(node: fu.Node) -> list[tuple[str, Any]]:
-    """The whole matrices a node reads, by name."""
-    if isinstance(node, (fu.Linear, fu.Residual)):
-        return [(node.name, node.w)]
-    if isinstance(node, fu.QKV):
-        return list(zip(node.names, node.ws))
-    return []
-
-
-def is_finite(x: float) -> bool:
-    """True for a real number (not NaN or infinite)."""
-    return math.isfinite(x)
