@@ -1,0 +1,381 @@
+"""The `microgpt` command: train as the reference does and print what it prints; pause, resume and sample.
+
+    microgpt train [--dataset NAME|PATH] [--steps N] [--until K] [--save PATH] [--resume PATH] ...
+    microgpt sample --resume PATH [--samples K] [--temperature T]
+
+`train` prints the reference's lines (`num docs`, `vocab size`, `num params`, one `step ... | loss ...` per
+step, then the samples), each step line ended by a carriage return on a terminal, as the reference updates it in
+place, and by a newline otherwise. Any unusable input is one line on stderr and exit status 2; Ctrl-C stops
+after the current step, saves to --save if given, and exits with status 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import math
+import os
+import random
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import fields, replace
+from typing import IO, Any
+
+from microgpt import __version__
+from microgpt.checkpoint import CheckpointError, check_writable, read_checkpoint, save_checkpoint
+from microgpt.config import Config, ConfigError
+from microgpt.data import SHIPPED, DataError, load_dataset
+from microgpt.report import SampleToken, StepReport
+from microgpt.sampling import generate
+from microgpt.trainer import ENGINES, Trainer
+
+PROG = "microgpt"
+INFERENCE_HEADER = "--- inference (new, hallucinated names) ---"
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+# command-line flag -> Config field, for the flags that set the run's configuration
+CONFIG_FLAGS = {"n_layer": "--n-layer", "n_embd": "--n-embd", "n_head": "--n-head", "block_size": "--block-size",
+                "lr": "--lr", "steps": "--steps", "seed": "--seed"}
+
+
+class UsageError(Exception):
+    """Input the command cannot use; the message is the one line printed after `microgpt: error:`."""
+
+
+# --- argument types: argparse prints the usage line and `error: argument --x: <message>` ---
+
+def positive_int(text: str) -> int:
+    """A whole number > 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def count(text: str) -> int:
+    """A whole number >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def whole(text: str) -> int:
+    """Any whole number."""
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+
+
+def positive_float(text: str) -> float:
+    """A finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `microgpt` parser with its `train` and `sample` subcommands."""
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Train Karpathy's microgpt in pure Python, bit for bit, and sample from it.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    d = Config()
+
+    train = sub.add_parser(
+        "train", help="train a model and print its losses and samples, as the reference does",
+        description="Train one document per step and print the reference's output. "
+                    "Flags left out take the reference's defaults, or the checkpoint's values with --resume.")
+    train.add_argument("--dataset", metavar="NAME|PATH",
+                       help=f"a shipped dataset ({', '.join(SHIPPED)}) or a text file, one document per line "
+                            "(default: names)")
+    train.add_argument("--steps", type=positive_int, metavar="N",
+                       help=f"length of the schedule; the learning rate decays to 0 over it (default: {d.steps})")
+    train.add_argument("--until", type=positive_int, metavar="K",
+                       help="stop after step K of the schedule (with --save: pause, to --resume later)")
+    train.add_argument("--seed", type=whole, metavar="S",
+                       help=f"seed of the shuffle, the initial weights and sampling (default: {d.seed})")
+    train.add_argument("--engine", choices=ENGINES,
+                       help="graph mode: fused (fast) or atomic (the reference's scalar graph); same numbers "
+                            "(default: fused)")
+    train.add_argument("--n-layer", type=positive_int, metavar="L",
+                       help=f"transformer blocks (default: {d.n_layer})")
+    train.add_argument("--n-embd", type=positive_int, metavar="E",
+                       help=f"embedding width, divisible by --n-head (default: {d.n_embd})")
+    train.add_argument("--n-head", type=positive_int, metavar="H",
+                       help=f"attention heads per block (default: {d.n_head})")
+    train.add_argument("--block-size", type=positive_int, metavar="B",
+                       help=f"longest context; documents are cut to B predictions (default: {d.block_size})")
+    train.add_argument("--lr", type=positive_float, metavar="X",
+                       help=f"Adam's learning rate at step 1 (default: {d.lr})")
+    add_sampling_flags(train)
+    train.add_argument("--save", metavar="PATH",
+                       help="save a checkpoint when the run stops (at the end, at --until or on Ctrl-C)")
+    train.add_argument("--resume", metavar="PATH",
+                       help="continue the run saved in this checkpoint, bit for bit")
+    train.add_argument("--log-json", metavar="PATH",
+                       help="write one JSON object per step (and the samples) to this file; "
+                            "a resumed run appends")
+
+    sample = sub.add_parser(
+        "sample", help="print samples from a checkpoint's weights",
+        description="Print samples from a checkpoint, with its weights and its sampling generator's state "
+                    "(the same samples `train` would print next).")
+    sample.add_argument("--resume", metavar="PATH", required=True, help="the checkpoint to sample from")
+    add_sampling_flags(sample)
+    return parser
+
+
+def add_sampling_flags(parser: argparse.ArgumentParser) -> None:
+    """--samples and --temperature."""
+    parser.add_argument("--samples", type=count, default=20, metavar="K",
+                        help="number of samples to print (default: 20)")
+    parser.add_argument("--temperature", type=positive_float, default=0.5, metavar="T",
+                        help="sampling temperature: lower is safer, higher is wilder (default: 0.5)")
+
+
+# --- the command ---
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0, 2 for unusable input, 130 when interrupted)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help, --version or a usage error argparse has already printed
+        return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
+    try:
+        if args.command == "sample":
+            return run_sample(args, sys.stdout)
+        return run_train(args, sys.stdout)
+    except (UsageError, CheckpointError, DataError, ConfigError) as error:
+        return fail(str(error))
+    except KeyboardInterrupt:
+        sys.stdout.flush()
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # e.g. `microgpt train | head`: stop quietly
+        silence_stdout()
+        return 1
+
+
+def fail(message: str) -> int:
+    """Print one error line and return the usage exit status."""
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def silence_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's final flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def requested_config(args: argparse.Namespace, base: Config) -> Config:
+    """`base` with the fields given on the command line replaced (validated: ConfigError otherwise)."""
+    given = {name: getattr(args, name) for name in CONFIG_FLAGS if getattr(args, name) is not None}
+    return replace(base, **given).validate()
+
+
+def build_trainer(args: argparse.Namespace) -> Trainer:
+    """A fresh trainer, or the one in --resume checked against every flag given."""
+    if args.resume is None:
+        dataset = load_dataset(args.dataset or "names")
+        return Trainer(dataset, requested_config(args, Config()), args.engine or "fused")
+    ckpt = read_checkpoint(args.resume)
+    config = requested_config(args, ckpt.config)
+    differing = [f"{CONFIG_FLAGS[f.name]} {getattr(config, f.name)!r} (the checkpoint has "
+                 f"{getattr(ckpt.config, f.name)!r})"
+                 for f in fields(Config) if getattr(config, f.name) != getattr(ckpt.config, f.name)]
+    if differing:
+        raise UsageError(f"{args.resume} was trained with other settings: asked for {'; '.join(differing)}; "
+                         "leave these flags out to continue with the checkpoint's values")
+    dataset = load_dataset(args.dataset) if args.dataset else ckpt.load_dataset()
+    trainer = ckpt.restore(dataset, config)
+    if args.engine:
+        trainer.engine = args.engine
+    return trainer
+
+
+def run_train(args: argparse.Namespace, out: IO[str]) -> int:
+    """`microgpt train`."""
+    for path, what in ((args.save, "checkpoint"), (args.log_json, "JSON log")):
+        if path is not None:
+            check_writable(path, what)  # before the dataset and the training: a typo fails at once
+    trainer = build_trainer(args)
+    steps = trainer.config.steps
+    until = steps if args.until is None else args.until
+    if until > steps:
+        raise UsageError(f"--until {until} is past the end of the schedule (--steps {steps}); "
+                         f"give a step from {trainer.step_count + 1} to {steps}")
+    if args.until is not None and until <= trainer.step_count:
+        raise UsageError(f"--until {until} is not after step {trainer.step_count}, where {args.resume} stopped; "
+                         f"give a step from {trainer.step_count + 1} to {steps}")
+    log = open_log(args.log_json, append=args.resume is not None)
+    restore_gc = tune_gc()
+    try:
+        out.write(f"num docs: {len(trainer.dataset.docs)}\nvocab size: {trainer.dataset.vocab_size}\n"
+                  f"num params: {trainer.num_params}\n")
+        interrupted = train_until(trainer, until, out, log)
+        if args.save is not None:
+            save_checkpoint(trainer, args.save)
+        if interrupted:
+            out.flush()
+            saved = (f"saved to {args.save}; continue with: {PROG} train --resume {args.save}" if args.save
+                     else "not saved (add --save PATH to keep a run)")
+            print(f"{PROG}: interrupted after step {trainer.step_count} of {steps}; {saved}", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        if not trainer.done:
+            out.flush()
+            saved = (f"saved to {args.save}; continue with: {PROG} train --resume {args.save}" if args.save
+                     else "not saved (add --save PATH to continue later)")
+            print(f"{PROG}: paused after step {trainer.step_count} of {steps}; {saved}", file=sys.stderr)
+        if trainer.done and args.samples:
+            out.write(INFERENCE_HEADER + "\n")
+            texts = print_samples(lambda: trainer.sample(args.temperature), args.samples, out)
+            if log is not None:
+                log.write(json.dumps({"samples": texts, "temperature": args.temperature}) + "\n")
+        out.flush()
+        return 0
+    finally:
+        restore_gc()
+        if log is not None:
+            log.close()
+
+
+def open_log(path: str | None, append: bool) -> IO[str] | None:
+    """The --log-json file, opened for writing (appending when resuming), or None."""
+    if path is None:
+        return None
+    try:
+        return open(path, "a" if append else "w", encoding="utf-8")
+    except OSError as error:
+        raise UsageError(f"cannot write the JSON log to {path}: {error.strerror or error}; "
+                         "choose another path") from None
+
+
+def train_until(trainer: Trainer, until: int, out: IO[str], log: IO[str] | None) -> bool:
+    """Train up to step `until`, printing each step; returns True when Ctrl-C stopped it early.
+
+    The first Ctrl-C lets the current step finish (so the trainer is whole and can be saved); a second one
+    interrupts at once.
+    """
+    tty = out.isatty()
+    end = "\r" if tty else "\n"
+    stop = threading.Event()
+    steps = trainer.config.steps
+    last_flush = time.monotonic()
+    stepped = False
+    with ctrl_c_sets(stop):
+        while trainer.step_count < until and not stop.is_set():
+            t0 = time.perf_counter()
+            report = trainer.step()
+            seconds = time.perf_counter() - t0
+            stepped = True
+            out.write(f"step {report.step:4d} / {steps:4d} | loss {report.loss:.4f}{end}")
+            if log is not None:
+                log.write(json.dumps(step_record(report, seconds)) + "\n")
+            if tty and time.monotonic() - last_flush > 0.05:
+                out.flush()
+                last_flush = time.monotonic()
+    if tty and stepped:
+        out.write("\n")  # end the line updated in place (the reference's "\n--- inference")
+    return stop.is_set() and trainer.step_count < until
+
+
+class ctrl_c_sets:
+    """Context manager: while inside, the first SIGINT sets an event and the second raises KeyboardInterrupt."""
+
+    def __init__(self, event: threading.Event) -> None:
+        self.event = event
+        self.previous: Any = None
+
+    def handle(self, signum: int, frame: object) -> None:
+        if self.event.is_set():
+            raise KeyboardInterrupt
+        self.event.set()
+
+    def __enter__(self) -> ctrl_c_sets:
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self.handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+
+def step_record(report: StepReport, seconds: float) -> dict[str, Any]:
+    """One line of --log-json: the step's numbers at full precision."""
+    return {
+        "step": report.step,
+        "steps": report.steps,
+        "loss": report.loss,
+        "lr": report.lr,
+        "doc": report.doc,
+        "engine": report.engine,
+        "graph_nodes": report.graph.nodes,
+        "graph_edges": report.graph.edges,
+        "grad_norms": {m.name: m.grad_norm for m in report.matrices},
+        "position_losses": list(report.position_losses),
+        "seconds": seconds,
+    }
+
+
+def print_samples(draw: Callable[[], Iterator[SampleToken]], k: int, out: IO[str]) -> list[str]:
+    """Draw k samples one after another and print them as the reference does; returns their texts."""
+    texts = []
+    for i in range(1, k + 1):
+        text = ""
+        for token in draw():
+            text = token.text
+        out.write(f"sample {i:2d}: {text}\n")
+        texts.append(text)
+    return texts
+
+
+def run_sample(args: argparse.Namespace, out: IO[str]) -> int:
+    """`microgpt sample`: samples from a checkpoint's weights and sampling generator (the checkpoint is unchanged)."""
+    ckpt = read_checkpoint(args.resume)
+    params, vocabulary = ckpt.weights(), ckpt.vocabulary()
+    rng = random.Random()
+    rng.setstate(ckpt.sample_rng_state)
+    print_samples(lambda: generate(params, ckpt.config, vocabulary, rng, args.temperature), args.samples, out)
+    out.flush()
+    return 0
+
+
+def tune_gc() -> Callable[[], None]:
+    """Quiet the cyclic garbage collector for a run; returns the function that restores it.
+
+    The engine's graphs are acyclic, so reference counting frees each step's graph; the collector would only
+    rescan the long-lived objects (the dataset, the weights) again and again. Freeze those and collect rarely.
+    """
+    threshold = gc.get_threshold()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
+
+    def restore() -> None:
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
+
+    return restore
