@@ -104,19 +104,19 @@ class AtomicForward:
             params.grad[name] = [[float(v.grad) for v in row] for row in w]
 
     @staticmethod
-    def linear(x: list[Value], w: list[list[Value]], stage: str) -> list[Value]:
+    def linear(x: list[Value], w: list[list[Value]], stage: ag.Stage) -> list[Value]:
         """One dot product per row: sum(w_i * x_i) from 0."""
-        return [ag.total([ag.mul(wi, xi, stage) for wi, xi in zip(row, x)], stage) for row in w]
+        return [ag.dot(row, x, stage) for row in w]
 
     @staticmethod
-    def rmsnorm(x: list[Value], stage: str) -> list[Value]:
+    def rmsnorm(x: list[Value], stage: ag.Stage) -> list[Value]:
         """x * (sum(x_i * x_i) / n + 1e-5) ** -0.5."""
-        ms = ag.mul_const(ag.total([ag.mul(xi, xi, stage) for xi in x], stage), len(x) ** -1, stage)
+        ms = ag.mul_const(ag.dot(x, x, stage), len(x) ** -1, stage)
         scale = ag.power(ag.add_const(ms, 1e-5, stage), -0.5, stage)
         return [ag.mul(xi, scale, stage) for xi in x]
 
     @staticmethod
-    def softmax(logits: list[Value], stage: str) -> list[Value]:
+    def softmax(logits: list[Value], stage: ag.Stage) -> list[Value]:
         """exp(l - max) / sum, each output with its own total ** -1."""
         max_val = max(v.data for v in logits)
         exps = [ag.exp(ag.add_const(v, -max_val, stage), stage) for v in logits]
@@ -127,11 +127,12 @@ class AtomicForward:
         c = self.config
         p = self.p
         hd = c.head_dim
-        x = [ag.add(t, q, "embedding") for t, q in zip(p["wte"][token], p["wpe"][pos])]
-        x = self.rmsnorm(x, "embedding")
+        inv_sqrt = (hd ** 0.5) ** -1
+        x = [ag.add(t, q, ag.EMBEDDING) for t, q in zip(p["wte"][token], p["wpe"][pos])]
+        x = self.rmsnorm(x, ag.EMBEDDING)
         attention = []
         for li in range(c.n_layer):
-            st = "attention"
+            st = ag.ATTENTION
             x_residual = x
             x = self.rmsnorm(x, st)
             q = self.linear(x, p[f"layer{li}.attn_wq"], st)
@@ -141,37 +142,32 @@ class AtomicForward:
             self.values[li].append(v)
             x_attn: list[Value] = []
             rows = []
-            inv_sqrt = (hd ** 0.5) ** -1
             for h in range(c.n_head):
                 hs = h * hd
                 q_h = q[hs:hs + hd]
                 k_h = [ki[hs:hs + hd] for ki in self.keys[li]]
                 v_h = [vi[hs:hs + hd] for vi in self.values[li]]
-                logits = [
-                    ag.mul_const(ag.total([ag.mul(q_h[j], kt[j], st) for j in range(hd)], st), inv_sqrt, st)
-                    for kt in k_h
-                ]
+                logits = [ag.mul_const(ag.dot(q_h, k_t, st), inv_sqrt, st) for k_t in k_h]
                 weights = self.softmax(logits, st)
                 rows.append([w.data for w in weights])
-                x_attn += [ag.total([ag.mul(weights[t], v_h[t][j], st) for t in range(len(v_h))], st)
-                           for j in range(hd)]
+                x_attn += [ag.dot(weights, [v_t[j] for v_t in v_h], st) for j in range(hd)]
             attention.append(rows)
             x = self.linear(x_attn, p[f"layer{li}.attn_wo"], st)
             x = [ag.add(a, b, st) for a, b in zip(x, x_residual)]
-            st = "mlp"
+            st = ag.MLP
             x_residual = x
             x = self.rmsnorm(x, st)
             x = self.linear(x, p[f"layer{li}.mlp_fc1"], st)
             x = [ag.relu(xi, st) for xi in x]
             x = self.linear(x, p[f"layer{li}.mlp_fc2"], st)
             x = [ag.add(a, b, st) for a, b in zip(x, x_residual)]
-        logits = self.linear(x, p["lm_head"], "lm_head")
+        logits = self.linear(x, p["lm_head"], ag.LM_HEAD)
         return Output(logits, [v.data for v in logits], attention)
 
     @staticmethod
     def position_loss(logits: list[Value], target: int) -> Value:
         """-log softmax(logits)[target]; only the target's probability is built (the rest is unreachable)."""
-        st = "loss"
+        st = ag.LOSS
         max_val = max(v.data for v in logits)
         exps = [ag.exp(ag.add_const(v, -max_val, st), st) for v in logits]
         tot = ag.total(exps, st)
@@ -181,7 +177,7 @@ class AtomicForward:
     @staticmethod
     def mean_loss(losses: list[Value]) -> Value:
         """(1 / n) * sum(losses)."""
-        return ag.mul_const(ag.total(losses, "loss"), 1 / len(losses), "loss")
+        return ag.mul_const(ag.total(losses, ag.LOSS), 1 / len(losses), ag.LOSS)
 
 
 class FusedForward:

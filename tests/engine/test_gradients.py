@@ -25,14 +25,14 @@ def close(analytic: float, numeric: float, tol: float = 1e-5) -> bool:
 # ---- atomic operations -------------------------------------------------------------------------------------
 
 UNARY: dict[str, Callable[[ag.Value], ag.Value]] = {
-    "add_const": lambda a: ag.add_const(a, 0.7, "loss"),
-    "mul_const": lambda a: ag.mul_const(a, -1.3, "loss"),
-    "power -1": lambda a: ag.power(a, -1, "loss"),
-    "power -0.5": lambda a: ag.power(a, -0.5, "loss"),
-    "log": lambda a: ag.log(a, "loss"),
-    "exp": lambda a: ag.exp(a, "loss"),
-    "relu": lambda a: ag.relu(a, "loss"),
-    "square by mul": lambda a: ag.mul(a, a, "loss"),
+    "add_const": lambda a: ag.add_const(a, 0.7, ag.LOSS),
+    "mul_const": lambda a: ag.mul_const(a, -1.3, ag.LOSS),
+    "power -1": lambda a: ag.power(a, -1, ag.LOSS),
+    "power -0.5": lambda a: ag.power(a, -0.5, ag.LOSS),
+    "log": lambda a: ag.log(a, ag.LOSS),
+    "exp": lambda a: ag.exp(a, ag.LOSS),
+    "relu": lambda a: ag.relu(a, ag.LOSS),
+    "square by mul": lambda a: ag.mul(a, a, ag.LOSS),
 }
 
 
@@ -54,11 +54,11 @@ def test_atomic_binary(name: str) -> None:
         leaves = [ag.Value(a), ag.Value(b), ag.Value(c)]
         x, y, z = leaves
         if name == "add":
-            out = ag.add(ag.add(x, y, "loss"), ag.mul(z, x, "loss"), "loss")
+            out = ag.add(ag.add(x, y, ag.LOSS), ag.mul(z, x, ag.LOSS), ag.LOSS)
         elif name == "mul":
-            out = ag.mul(ag.mul(x, y, "loss"), ag.add(z, y, "loss"), "loss")
+            out = ag.mul(ag.mul(x, y, ag.LOSS), ag.add(z, y, ag.LOSS), ag.LOSS)
         else:
-            out = ag.total([ag.mul(x, y, "loss"), z, ag.exp(x, "loss")], "loss")
+            out = ag.total([ag.mul(x, y, ag.LOSS), z, ag.exp(x, ag.LOSS)], ag.LOSS)
         return out, leaves
 
     point = [0.3, -1.1, 0.6]
