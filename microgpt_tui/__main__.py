@@ -1,0 +1,118 @@
+"""`microgpt-tui`: check the command line, build (or resume) the trainer, tune the interpreter, run the app.
+
+Everything that can be wrong with the input (a flag, the dataset, the configuration, the checkpoint) is found
+here, before the screen changes, and reported as one line on stderr with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import NoReturn
+
+from microgpt import cli
+from microgpt.checkpoint import CheckpointError
+from microgpt.config import Config, ConfigError
+from microgpt.data import SHIPPED, DataError
+from microgpt.trainer import ENGINES, Trainer
+from microgpt_tui.palette import COLOR_MODES, RICH_COLOR_SYSTEMS, ColorMode, detect_color_mode
+
+PROG = "microgpt-tui"
+SWITCH_INTERVAL = 0.002  # seconds a thread may hold the GIL while another waits: keys get the UI thread quickly
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a mistake as one line (no usage block) and exits with status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print `microgpt-tui: error: ...` and exit 2."""
+        fail(f"{message} (see {PROG} --help)")
+
+
+def fail(message: str) -> NoReturn:
+    """One line on stderr, exit status 2."""
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: the training flags of `microgpt train`, then the app's own."""
+    d = Config()
+    parser = _Parser(
+        prog=PROG,
+        description="Train Karpathy's microgpt step by step in pure Python and watch it learn. Keys: space "
+                    "run/pause, n step, +/- temperature, g sample, m fused/atomic, ctrl+s save, ? help, q quit.",
+    )
+    train = parser.add_argument_group("training (as `microgpt train`; flags left out take the reference's "
+                                      "defaults, or the checkpoint's values with --resume)")
+    train.add_argument("--dataset", metavar="NAME|PATH",
+                       help=f"a shipped dataset ({', '.join(SHIPPED)}) or a text file, one document per line "
+                            "(default: names)")
+    train.add_argument("--steps", type=cli.positive_int, metavar="N",
+                       help=f"length of the schedule; the learning rate decays to 0 over it (default: {d.steps})")
+    train.add_argument("--seed", type=cli.whole, metavar="S",
+                       help=f"seed of the shuffle, the initial weights and sampling (default: {d.seed})")
+    train.add_argument("--engine", choices=ENGINES,
+                       help="graph mode: fused (fast) or atomic (the reference's scalar graph); same numbers "
+                            "(default: fused; m switches)")
+    train.add_argument("--n-layer", type=cli.positive_int, metavar="L",
+                       help=f"transformer blocks (default: {d.n_layer})")
+    train.add_argument("--n-embd", type=cli.positive_int, metavar="E",
+                       help=f"embedding width, divisible by --n-head (default: {d.n_embd})")
+    train.add_argument("--n-head", type=cli.positive_int, metavar="H",
+                       help=f"attention heads per block (default: {d.n_head})")
+    train.add_argument("--block-size", type=cli.positive_int, metavar="B",
+                       help=f"longest context; documents are cut to B predictions (default: {d.block_size})")
+    train.add_argument("--lr", type=cli.positive_float, metavar="X",
+                       help=f"Adam's learning rate at step 1 (default: {d.lr})")
+    train.add_argument("--resume", metavar="PATH", help="continue the run saved in this checkpoint, bit for bit")
+    app = parser.add_argument_group("the app")
+    app.add_argument("--save", default="microgpt-checkpoint.json", metavar="PATH",
+                     help="where ctrl+s saves a checkpoint (default: microgpt-checkpoint.json)")
+    app.add_argument("--paused", action="store_true", help="start paused (default: training starts at once)")
+    app.add_argument("--fps", type=cli.positive_float, default=3.0, metavar="F",
+                     help="redraws per second of the training panes while training (default: 3); "
+                          "key presses always redraw at once")
+    app.add_argument("--color", choices=("auto", *COLOR_MODES), default="auto",
+                     help="colours: auto (from NO_COLOR, COLORTERM and TERM), truecolor, 256, 16 or none")
+    return parser
+
+
+def make_trainer(args: argparse.Namespace) -> Trainer:
+    """A fresh trainer, or the checkpoint's (checked against every flag given), as `microgpt train` builds it."""
+    try:
+        return cli.build_trainer(args)
+    except (cli.UsageError, CheckpointError, DataError, ConfigError) as error:
+        fail(str(error))
+
+
+def color_mode(choice: str) -> ColorMode:
+    """The colour mode to use, and the environment Textual reads it from (set before Textual is imported)."""
+    mode: ColorMode = detect_color_mode() if choice == "auto" else choice  # type: ignore[assignment]
+    if choice != "auto":
+        os.environ["TEXTUAL_COLOR_SYSTEM"] = RICH_COLOR_SYSTEMS[mode]
+    if mode == "none":
+        os.environ["NO_COLOR"] = "1"
+    return mode
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the app; bad input gives one line on stderr and exit status 2 before the screen changes."""
+    args = build_parser().parse_args(argv)
+    trainer = make_trainer(args)
+    mode = color_mode(args.color)
+    from microgpt_tui.app import MicroGPTApp  # after color_mode(): Textual reads the colour system on import
+
+    app = MicroGPTApp(trainer, paused=args.paused, fps=args.fps, save_path=args.save, color_mode=mode)
+    sys.setswitchinterval(SWITCH_INTERVAL)
+    restore_gc = cli.tune_gc()  # the step graphs are acyclic: freeze the model, collect rarely
+    try:
+        app.run()
+    finally:
+        restore_gc()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The panes and screens of the app, one widget per file."""

@@ -1,0 +1,146 @@
+"""The base of every dashboard pane: a focusable bordered box of text lines that explains itself in the help.
+
+A pane draws itself as a list of one-line `Text`s. When its data changes it builds the new lines, compares them
+with the lines on screen and repaints only those that differ: over SSH every unchanged line is bytes saved, and
+the UI renders (Textual's line API) only the lines that changed, so a key press never waits long for a redraw.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.console import Group, RenderableType
+from rich.style import Style
+from rich.text import Text
+from textual.geometry import Region, Size
+from textual.strip import Strip
+from textual.widget import Widget
+
+
+class Pane(Widget, can_focus=True):
+    """A bordered, focusable pane; `HELP` says what it shows, why it matters and how to read it (Markdown)."""
+
+    DEFAULT_CSS = """
+    Pane {
+        border: round $panel-lighten-2;
+        border-title-color: $text;
+        border-title-style: bold;
+        border-subtitle-color: $text-muted;
+        padding: 0 1;
+        height: 1fr;
+        width: 1fr;
+        overflow: hidden hidden;
+    }
+    Pane:focus {
+        border: round $accent;
+        border-title-color: $accent;
+    }
+    """
+
+    TITLE: ClassVar[str] = ""
+    """The pane's name, as on its border and in the help."""
+    HELP: ClassVar[str] = ""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._lines: list[Text] = []
+        self._lines_size = Size(0, 0)
+        self._strips: dict[int, Strip] = {}  # rendered lines, by y
+        self._strips_style: Style | None = None
+        self._update_pending = False
+
+    def on_mount(self) -> None:
+        """Show the pane's name on its border (unless the pane has already put a fuller title there)."""
+        self.border_title = self.border_title or self.TITLE
+
+    def build_lines(self, width: int, height: int) -> list[Text]:
+        """The pane's content as one `Text` per line, for a content area of this size."""
+        return []
+
+    def data_changed(self) -> None:
+        """Schedule `update_content` on this pane's own message queue.
+
+        Several changes in a row make one update; and each pane updates in its own turn of the event loop, so a
+        key press waits for one pane's work at most, not for the whole dashboard's.
+        """
+        if not self._update_pending:
+            self._update_pending = True
+            self.call_later(self._scheduled_update)
+
+    def _scheduled_update(self) -> None:
+        self._update_pending = False
+        self.update_content()
+
+    def update_content(self) -> None:
+        """Rebuild the lines from the pane's data, and repaint the lines that changed (all of them on a resize)."""
+        size = self.content_size
+        if not self.is_mounted or not size:
+            return
+        if size != self._lines_size:
+            self._rebuild(size)
+            self.refresh()
+            return
+        new = self._fit(self.build_lines(size.width, size.height), size)
+        changed = [y for y, (old, line) in enumerate(zip(self._lines, new, strict=True)) if old != line]
+        self._lines = new
+        for y in changed:
+            self._strips.pop(y, None)
+        if changed:
+            self.refresh(*(Region(0, y, size.width, n) for y, n in runs(changed)))
+
+    def _rebuild(self, size: Size) -> None:
+        self._lines = self._fit(self.build_lines(size.width, size.height), size)
+        self._lines_size = size
+        self._strips.clear()
+
+    def render_line(self, y: int) -> Strip:
+        """One line of content, rendered once and kept until it changes."""
+        size = self.content_size
+        if size != self._lines_size:
+            self._rebuild(size)
+        style = self._strips_style
+        if style is None:  # first line after a change of styles: the colours under every line may differ
+            self._strips.clear()
+            style = self._strips_style = self.rich_style
+        strip = self._strips.get(y)
+        if strip is None:
+            line = self._lines[y].copy() if y < len(self._lines) else Text()
+            line.truncate(size.width, overflow=line.overflow or "crop")
+            strip = Strip(line.render(self.app.console)).apply_style(style)
+            self._strips[y] = strip
+        return strip
+
+    def notify_style_update(self) -> None:
+        """Styles changed (focus, theme): render every line again."""
+        super().notify_style_update()
+        self._strips_style = None
+
+    def render(self) -> RenderableType:
+        """The lines as one renderable (the screen uses `render_line`; this serves tests and screenshots)."""
+        size = self.content_size
+        if size != self._lines_size:
+            self._rebuild(size)
+        return Group(*self._lines)
+
+    @staticmethod
+    def _fit(lines: list[Text], size: Size) -> list[Text]:
+        """Exactly `size.height` single lines, none wrapping."""
+        fitted = []
+        for line in lines[: size.height]:
+            line.no_wrap = True
+            if line.overflow not in ("ellipsis", "crop"):
+                line.overflow = "crop"
+            fitted.append(line)
+        fitted.extend(Text() for _ in range(size.height - len(fitted)))
+        return fitted
+
+
+def runs(ys: list[int]) -> list[tuple[int, int]]:
+    """Sorted line numbers as (first, count) runs of consecutive lines: 2, 3, 4, 7 -> (2, 3), (7, 1)."""
+    out: list[tuple[int, int]] = []
+    for y in ys:
+        if out and out[-1][0] + out[-1][1] == y:
+            out[-1] = (out[-1][0], out[-1][1] + 1)
+        else:
+            out.append((y, 1))
+    return out
