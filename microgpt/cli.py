@@ -31,7 +31,7 @@ from microgpt.config import Config, ConfigError
 from microgpt.data import SHIPPED, DataError, load_dataset
 from microgpt.report import SampleToken, StepReport
 from microgpt.sampling import generate
-from microgpt.trainer import ENGINES, Trainer
+from microgpt.trainer import ENGINES, Trainer, TrainingDiverged
 
 PROG = "microgpt"
 INFERENCE_HEADER = "--- inference (new, hallucinated names) ---"
@@ -234,7 +234,13 @@ def run_train(args: argparse.Namespace, out: IO[str]) -> int:
     try:
         out.write(f"num docs: {len(trainer.dataset.docs)}\nvocab size: {trainer.dataset.vocab_size}\n"
                   f"num params: {trainer.num_params}\n")
-        interrupted = train_until(trainer, until, out, log)
+        try:
+            interrupted = train_until(trainer, until, out, log)
+        except TrainingDiverged as error:
+            out.write("\n" if out.isatty() else "")
+            if args.save is not None:
+                save_checkpoint(trainer, args.save)  # the last good step
+            raise UsageError(f"{error}; try a smaller --lr") from None
         if args.save is not None:
             save_checkpoint(trainer, args.save)
         if interrupted:

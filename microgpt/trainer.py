@@ -39,6 +39,10 @@ class TrainingComplete(RuntimeError):
     """Raised by step() once every step of the schedule has been taken."""
 
 
+class TrainingDiverged(ArithmeticError):
+    """A step whose numbers left the floats (a log of 0, an overflowing exp); the weights are as before it."""
+
+
 class Trainer:
     """Owns the model, the optimiser, the random generators and the loss history of one run."""
 
@@ -90,7 +94,7 @@ class Trainer:
         return StepInProgress(self)
 
     def step(self) -> StepReport:
-        """Take one whole training step and report it."""
+        """Take one whole training step and report it (TrainingDiverged if its numbers blow up)."""
         return self.begin_step().run()
 
     def sample(self, temperature: float = 0.5) -> Iterator[SampleToken]:
@@ -193,9 +197,15 @@ class StepInProgress:
         )
 
     def run(self) -> StepReport:
-        """All phases."""
-        self.finish_forward()
-        self.backward()
+        """All phases. A step that fails in the forward or backward pass leaves the weights untouched."""
+        try:
+            self.finish_forward()
+            self.backward()
+        except (ArithmeticError, ValueError) as error:  # math.log(0.0), math.exp(1000.0), 1 / 0.0, ...
+            raise TrainingDiverged(
+                f"step {self.number} diverged ({error}): the loss left the range of floats; "
+                f"the learning rate ({self.trainer.config.lr}) is probably too large"
+            ) from error
         return self.update()
 
 

@@ -34,7 +34,7 @@ from microgpt.checkpoint import save_checkpoint
 from microgpt.config import Config
 from microgpt.data import Dataset
 from microgpt.report import SampleToken, StepReport
-from microgpt.trainer import TrainingComplete
+from microgpt.trainer import TrainingComplete, TrainingDiverged
 from microgpt_tui.messages import (
     EngineFigures,
     Halted,
@@ -185,8 +185,13 @@ class Runner:
             self._post(message)
 
     def _send(self, command: _Command) -> None:
+        if self._commands.closed:
+            return  # the engine is stopping or gone (keys pressed after q): nothing left to do
         self.sent += 1
-        self._commands.send(command)
+        try:
+            self._commands.send(command)
+        except (OSError, ValueError):  # the engine process ended under us
+            pass
 
     def run(self) -> None:
         """Train continuously."""
@@ -387,6 +392,9 @@ class EngineLoop:
             self._pending_steps = 0
             self._running = False
             self._dirty = True
+            return
+        except TrainingDiverged as error:  # the weights are those of the last good step: saving still works
+            self._halt(f"{error} (try a smaller --lr, or resume from an earlier checkpoint)")
             return
         except Exception as error:  # the app must survive anything the engine raises
             self._halt(f"the engine failed at step {self._trainer.step_count + 1}: {error}")
