@@ -20,6 +20,7 @@ from microgpt_tui.palette import COLOR_MODES, RICH_COLOR_SYSTEMS, ColorMode, det
 
 PROG = "microgpt-tui"
 SWITCH_INTERVAL = 0.002  # seconds a thread may hold the GIL while another waits: keys get the UI thread quickly
+TEXTUAL_FPS = 240  # Textual's repaint ceiling (see main)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -102,7 +103,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     trainer = make_trainer(args)
     mode = color_mode(args.color)
-    from microgpt_tui.app import MicroGPTApp  # after color_mode(): Textual reads the colour system on import
+    # Textual repaints at most TEXTUAL_FPS times a second (60 by default). The training panes cap their own
+    # redraws (--fps) and take turns; a higher ceiling only means a key press never waits for the next 1/60 s.
+    os.environ.setdefault("TEXTUAL_FPS", str(TEXTUAL_FPS))
+    from microgpt_tui.app import MicroGPTApp  # after color_mode(): Textual reads its settings on import
 
     app = MicroGPTApp(trainer, paused=args.paused, fps=args.fps, save_path=args.save, color_mode=mode)
     sys.setswitchinterval(SWITCH_INTERVAL)

@@ -1,4 +1,4 @@
-"""The app: five panes over one trainer, driven from the keyboard, fed by the runner thread."""
+"""The app: five panes over one trainer, driven from the keyboard, fed by the engine process (runner.py)."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ PANES: tuple[tuple[str, str], ...] = (  # (id, key) in screen order
     ("sampler", "5"),
 )
 PANE_TITLES = {"loss": "Loss", "attention": "Attention", "grad": "Gradient norms", "graph": "Graph",
-                           "sampler": "Sampling"}
+               "sampler": "Sampling"}
 WIDE = (100, 30)  # from this many columns and rows, all five panes show at once; below it, one pane and tabs
 DEFAULT_SAVE_PATH = "microgpt-checkpoint.json"
 
@@ -106,11 +106,11 @@ class MicroGPTApp(App[None]):
         self.dataset = trainer.dataset
         self.save_path = save_path
         self.start_paused = paused
+        self.redraws_per_second = fps
         self.runner = Runner(trainer, self.post_message, fps=fps, sample_delay=sample_delay)
         self.set_reactive(MicroGPTApp.color_mode, color_mode)
         if color_mode in ("16", "none"):
             self.theme = "ansi-dark"  # the terminal's own 16 colours and background, not approximations of RGB
-        self.set_reactive(MicroGPTApp.snapshot, None)
         self._wants_running = not paused  # what the user asked for last (snapshots may lag behind the commands)
         self._wants_engine = trainer.engine
         self._sample_end_step: int | None = None
@@ -120,11 +120,11 @@ class MicroGPTApp(App[None]):
     def compose(self) -> ComposeResult:
         """Status line, tabs (small terminals only), the five panes, footer."""
         yield StatusBar(self.dataset.name, id="status").data_bind(MicroGPTApp.snapshot)
-        yield Tabs(*[Tab(f"{key} {self._pane_title(pane)}", id=f"tab-{pane}") for pane, key in PANES], id="tabs")
+        yield Tabs(*[Tab(f"{key} {PANE_TITLES[pane]}", id=f"tab-{pane}") for pane, key in PANES], id="tabs")
         with Container(id="panes"):
             yield LossChart(self.dataset.vocab_size, id="loss").data_bind(MicroGPTApp.snapshot,
                                                                              MicroGPTApp.color_mode)
-            yield AttentionMap(id="attention").data_bind(
+            yield AttentionMap(self.trainer_config.block_size, id="attention").data_bind(
                 MicroGPTApp.snapshot, MicroGPTApp.sample, MicroGPTApp.showing_sample, MicroGPTApp.attn_layer,
                 MicroGPTApp.attn_head, MicroGPTApp.color_mode)
             yield GradNorms(self.trainer_config.n_layer, id="grad").data_bind(MicroGPTApp.snapshot)
@@ -132,21 +132,17 @@ class MicroGPTApp(App[None]):
             yield Sampler(self.dataset, id="sampler").data_bind(MicroGPTApp.sample, MicroGPTApp.temperature)
         yield Footer()
 
-    @staticmethod
-    def _pane_title(pane: str) -> str:
-        return PANE_TITLES[pane]
-
     def on_mount(self) -> None:
-        """Lay out for the terminal's size and focus the first pane."""
+        """Lay out for the terminal's size, let the panes take turns redrawing, and focus the first pane."""
+        training_panes = [pane for pane, _ in PANES if pane != "sampler"]
+        for turn, pane in enumerate(training_panes):  # spread over the first half of the redraw interval
+            self.query_one(f"#{pane}", Pane).stagger = turn / len(training_panes) / 2 / self.redraws_per_second
         self._fit(self.size.width, self.size.height)
         self.watch_current_pane(self.current_pane)
         self.query_one(f"#{self.current_pane}", Pane).focus()
 
     def on_ready(self) -> None:
-        """Once the first frame is on screen: start the engine thread, and train unless asked to start paused.
-
-        (Snapshots that arrive before the first frame can leave a paused screen blank.)
-        """
+        """Once the first frame is on screen: listen to the engine, and train unless asked to start paused."""
         self.runner.start()
         if not self.start_paused:
             self.runner.run()
@@ -161,7 +157,10 @@ class MicroGPTApp(App[None]):
     def watch_wide(self, wide: bool) -> None:
         """Tabs only when the panes do not all fit; the palette's key in the footer only when there is room."""
         self.screen.set_class(not wide, "-tabs")
-        self.query_one(Footer).show_command_palette = wide
+        footer = self.query_one(Footer)
+        if footer.show_command_palette != wide:
+            footer.show_command_palette = wide
+            footer.refresh(recompose=True)  # the palette's key is part of the footer's composition
         if not wide:
             self.query_one(f"#{self.current_pane}", Pane).focus()
 
@@ -188,14 +187,15 @@ class MicroGPTApp(App[None]):
     def on_progress(self, message: Progress) -> None:
         """Hand the latest snapshot to every pane."""
         snapshot = message.snapshot
+        status = self.query_one(StatusBar)
         if snapshot.commands >= self.runner.sent:  # it has seen all our commands: its state is the truth
             self._wants_running = snapshot.running
             self._wants_engine = snapshot.engine
+            status.pending = ""
         self.snapshot = snapshot
         if (self.showing_sample and self.sample is not None and self.sample.finished
                 and self._sample_end_step is not None and snapshot.step != self._sample_end_step):
             self.showing_sample = False
-        status = self.query_one(StatusBar)
         if snapshot.running and status.notice:
             status.notice = ""
 
@@ -234,18 +234,22 @@ class MicroGPTApp(App[None]):
 
     def action_toggle_run(self) -> None:
         """Run if paused, pause if running."""
+        status = self.query_one(StatusBar)
         if self._wants_running:
             self._wants_running = False
+            status.pending = "pausing…"  # until the step in progress ends (long in atomic mode)
             self.runner.pause()
         elif self.snapshot is not None and self.snapshot.finished:
             self.notify("training is finished: every step of the schedule is done", timeout=4)
         else:
             self._wants_running = True
+            status.pending = "starting…"
             self.runner.run()
 
     def action_step(self) -> None:
         """Pause if running, then one more step (presses add up)."""
         self._wants_running = False
+        self.query_one(StatusBar).pending = "stepping…"
         self.runner.step(1)
 
     def action_speed(self, direction: int) -> None:
@@ -303,7 +307,7 @@ class MicroGPTApp(App[None]):
             if binding.action.startswith("show_pane"):
                 continue
             rows.append((" / ".join(self.key_label(k) for k in binding.key.split(",")), binding.tooltip))
-        panes = ", ".join(f"{key} {self._pane_title(pane)}" for pane, key in PANES)
+        panes = ", ".join(f"{key} {PANE_TITLES[pane]}" for pane, key in PANES)
         rows.append(("1 … 5", f"focus a pane ({panes}); in a small terminal, show it"))
         rows.append(("up / down", "in the Attention pane: choose the row whose weights are printed"))
         rows.append(("tab / shift+tab", "move the focus from pane to pane"))
@@ -316,12 +320,12 @@ class MicroGPTApp(App[None]):
         return "ctrl+" + label[1:] if label.startswith("^") else label
 
     async def action_quit(self) -> None:
-        """Stop the engine thread and leave."""
+        """Stop the engine and leave."""
         self.runner.stop()
         self.exit()
 
     def on_unmount(self) -> None:
-        """Never leave the engine thread behind."""
+        """Never leave the engine process behind."""
         self.runner.stop()
 
 

@@ -102,19 +102,6 @@ def sparkline(values: Sequence[float], lo: float | None = None, hi: float | None
     return "".join(out)
 
 
-def downsample(values: Sequence[float], width: int) -> list[float]:
-    """At most `width` values: the means of equal runs of consecutive values."""
-    n = len(values)
-    if n <= width or width <= 0:
-        return list(values)
-    out = []
-    for i in range(width):
-        a, b = i * n // width, (i + 1) * n // width
-        chunk = values[a:b]
-        out.append(sum(chunk) / len(chunk))
-    return out
-
-
 def compact(n: float) -> str:
     """A count in at most about 5 characters: 987, 6.1k, 59.6k, 1.2M."""
     if n < 1000:
@@ -166,3 +153,8 @@ def append_runs(text: Text, cells: Sequence[tuple[str, Style]]) -> Text:
     if run:
         text.append(run, style=style)
     return text
+
+
+def wrap(text: str, width: int, style: str = "dim") -> list[Text]:
+    """A sentence broken into lines of at most `width` cells, at spaces."""
+    return pack([Text(word, style=style) for word in text.split()], width, max_lines=1_000, sep=" ")

@@ -118,7 +118,7 @@ class _Save:
 
 @dataclass(frozen=True)
 class _Stop:
-    """End the thread."""
+    """End the engine."""
 
 
 _Command = _Run | _Pause | _Step | _Speed | _Engine | _Sample | _Save | _Stop
@@ -143,7 +143,7 @@ class Runner:
         self._reports, child_reports = context.Pipe(duplex=False)
         self._process = context.Process(
             target=_engine_main, name="microgpt-engine", daemon=True,
-            args=(trainer, child_commands, child_reports, fps, sample_delay),
+            args=(trainer, child_commands, child_reports, fps, sample_delay, (self._commands, self._reports)),
         )
         self._process.start()  # now, before the app takes over the terminal
         child_commands.close()
@@ -236,8 +236,14 @@ class LossHistory:
 
 
 def _engine_main(trainer: TrainerLike, commands: Connection, reports: Connection, fps: float,
-                 sample_delay: float) -> None:
-    """The engine process: quiet (the terminal belongs to the app), tuned like `microgpt train`, then the loop."""
+                 sample_delay: float, app_ends: tuple[Connection, Connection]) -> None:
+    """The engine process: quiet (the terminal belongs to the app), tuned like `microgpt train`, then the loop.
+
+    It closes its copies of the app's ends of the pipes, so that if the app dies the commands end (EOF) and the
+    engine ends with them instead of waiting forever.
+    """
+    for end in app_ends:
+        end.close()
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)

@@ -7,7 +7,7 @@ from textual.binding import Binding
 from textual.reactive import var
 
 from microgpt_tui.messages import SampleState, Snapshot
-from microgpt_tui.palette import ColorMode, append_runs, heat_cell, prob
+from microgpt_tui.palette import ColorMode, append_runs, heat_cell, prob, wrap
 from microgpt_tui.widgets.pane import Pane
 
 
@@ -43,6 +43,10 @@ column means "look at the start of the name" (`·` is BOS, the start and end tok
     color_mode: var[ColorMode] = var[ColorMode]("256")
     row: var[int | None] = var[int | None](None)  # the selected query row; None follows the last
 
+    def __init__(self, block_size: int, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.block_size = block_size  # the most positions a document can have
+
     def on_mount(self) -> None:
         """The title from the start."""
         self.watch_attn_head()
@@ -54,10 +58,14 @@ column means "look at the start of the name" (`·` is BOS, the start and end tok
 
     watch_attn_layer = watch_attn_head
 
+    def watch_snapshot(self, snapshot: Snapshot | None) -> None:
+        """Redraw the lines that changed (in this pane's turn while training runs)."""
+        self.data_changed(urgent=snapshot is None or not snapshot.running)
+
     def _changed(self) -> None:
         self.data_changed()
 
-    watch_snapshot = watch_sample = watch_showing_sample = watch_color_mode = watch_row = _changed
+    watch_sample = watch_showing_sample = watch_color_mode = watch_row = _changed
 
     def action_row(self, delta: int) -> None:
         """Select the row above or below (the last row follows new data)."""
@@ -93,15 +101,17 @@ column means "look at the start of the name" (`·` is BOS, the start and end tok
         """What is shown, the heatmap (key labels on top, query labels down the side), the scale, one row's weights."""
         labels, rows = self.current()
         if not rows:
-            return [Text("no attention yet: it appears after the first step", style="dim")]
+            return wrap("No attention yet: it appears after the first step (n takes one).", width)
         n = len(rows)
-        cell = 3 if 3 + 3 * n <= width else 2
+        # Cells as large as the longest document allows (so that they keep their size from one step to the next)
+        cell = max(2, min(6, (width - 4) // self.block_size))
+        tall = height - 4 >= 2 * self.block_size  # two lines per row on a big screen
         selected = n - 1 if self.row is None else min(self.row, n - 1)
-        room = max(1, height - 4)  # what, header, scale, weights
+        room = max(1, (height - 4) // (2 if tall else 1))  # rows that fit under: what, header; above: scale, weights
         first = 0 if n <= room else min(max(0, selected - room + 1), n - room)
         header = Text("   ")
         for label in labels:
-            header.append(label.ljust(cell), style="bold")
+            header.append(label.center(cell), style="bold")
         if first > 0 or first + room < n:
             header.append(f" rows {first + 1}-{min(n, first + room)} of {n}", style="dim")
         lines = [self._what(), header]
@@ -109,7 +119,10 @@ column means "look at the start of the name" (`·` is BOS, the start and end tok
             line = Text()
             line.append(f"{'▶' if q == selected else ' '}{labels[q]} ",
                         style="bold reverse" if q == selected else "bold")
-            lines.append(append_runs(line, [heat_cell(weight, self.color_mode, cell) for weight in rows[q]]))
+            cells = [heat_cell(weight, self.color_mode, cell) for weight in rows[q]]
+            lines.append(append_runs(line, cells))
+            if tall:
+                lines.append(append_runs(Text("   "), cells))
         lines.append(self._scale())
         lines.append(self._weights(labels, rows[selected], labels[selected]))
         return lines

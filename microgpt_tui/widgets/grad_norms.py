@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.reactive import var
 
 from microgpt_tui.messages import Snapshot
-from microgpt_tui.palette import sci, sparkline
+from microgpt_tui.palette import sci, sparkline, wrap
 from microgpt_tui.widgets.pane import Pane
 
 
@@ -45,15 +45,15 @@ gradients. `upd/w` around 1e-2 early on is fast learning; it shrinks as the lear
         super().__init__(id=id)
         self.n_layer = n_layer
 
-    def watch_snapshot(self) -> None:
-        """Redraw the lines that changed."""
-        self.data_changed()
+    def watch_snapshot(self, snapshot: Snapshot | None) -> None:
+        """Redraw the lines that changed (in this pane's turn while training runs)."""
+        self.data_changed(urgent=snapshot is None or not snapshot.running)
 
     def build_lines(self, width: int, height: int) -> list[Text]:
         """A header, one row per matrix, the scale."""
         report = self.snapshot.report if self.snapshot is not None else None
         if self.snapshot is None or report is None:
-            return [Text("no gradients yet: they appear after the first step", style="dim")]
+            return wrap("No gradients yet: they appear after the first step (n takes one).", width)
         history = dict(self.snapshot.grad_history)
         names = [short_name(m.name, self.n_layer) for m in report.matrices]
         name_width = max(len(n) for n in names)

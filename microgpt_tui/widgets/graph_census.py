@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.reactive import var
 
 from microgpt_tui.messages import EngineFigures, Snapshot
-from microgpt_tui.palette import compact, pack, sparkline
+from microgpt_tui.palette import compact, pack, sparkline, wrap
 from microgpt_tui.widgets.pane import Pane
 
 
@@ -39,14 +39,14 @@ live in the MLP and attention stages.
         title = self.TITLE if snapshot is None else f"{self.TITLE} · {snapshot.engine}"
         if self.border_title != title:
             self.border_title = title
-        self.data_changed()
+        self.data_changed(urgent=snapshot is None or not snapshot.running)
 
     def build_lines(self, width: int, height: int) -> list[Text]:
         """The census lines that fit, most important first."""
         snapshot = self.snapshot
         report = snapshot.report if snapshot is not None else None
         if snapshot is None or report is None:
-            return [Text("no graph yet: it appears after the first step", style="dim")]
+            return wrap("No graph yet: it appears after the first step (n takes one).", width)
         graph = report.graph
         # (priority, lines): when the pane is short, the lowest numbers are kept
         blocks: list[tuple[int, list[Text]]] = []

@@ -6,6 +6,7 @@ plotext keeps one global figure, so every plotext call of the app lives in this 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import plotext as plt
 from rich.text import Text
@@ -23,21 +24,65 @@ GUESS_COLOR = 167  # xterm-256 soft red
 QUADRANTS = "[▖▗▘▝▙▚▛▜▞▟▀▄▌▐█]+"  # plotext's hd marker: the smoothed line
 
 
-def debiased_ema(values: list[float], weight: float = SMOOTHING, start: list[float] | None = None) -> list[float]:
+def debiased_ema(values: Sequence[float], weight: float = SMOOTHING, out: list[float] | None = None) -> list[float]:
     """TensorBoard's smoothing: an exponential moving average divided by (1 - weight**n) to remove its bias.
 
-    `start` is an earlier result for a prefix of `values`; only the new values are computed.
+    With `out` (the result for a prefix of `values`), only the new values are computed, appended to `out`.
     """
-    out = list(start or [])
+    out = [] if out is None else out
     n = len(out)
-    last = 0.0
-    if n:
-        last = out[-1] * (1 - weight**n)  # undo the debiasing of the last value to recover the running average
+    last = out[-1] * (1 - weight**n) if n else 0.0  # undo the debiasing to recover the running average
     for i in range(n, len(values)):
         v = values[i]
         last = last * weight + (1 - weight) * v if math.isfinite(v) else last
         out.append(last / (1 - weight ** (i + 1)))
     return out
+
+
+class LossSeries:
+    """The loss history and what the chart derives from it, kept up to date incrementally.
+
+    A long run has a long history; each redraw only looks at the steps added since the last one: the smoothed
+    line, the extent of the losses, and the dots of every column of the chart that is already complete.
+    """
+
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        self.losses: Sequence[float] = ()
+        self.smooth: list[float] = []
+        self.lo, self.hi = math.inf, -math.inf  # extent of the finite losses
+        self._seen = 0  # losses already folded into the extent
+        self._dots_key: tuple[int, int] = (0, 0)  # (span, columns) the finished columns were computed for
+        self._dots_done: list[int] = []  # the steps to draw from the finished columns
+        self._dots_column = 0  # the first column not finished yet
+
+    def update(self, losses: Sequence[float]) -> None:
+        """Take the history as it is now (start again if it is not the old one extended)."""
+        known = len(self.smooth)
+        if len(losses) < known or (known and losses[known - 1] != self.losses[known - 1]):
+            self._reset()
+        self.losses = losses
+        debiased_ema(losses, out=self.smooth)
+        for v in losses[self._seen:]:
+            if math.isfinite(v):
+                self.lo, self.hi = min(self.lo, v), max(self.hi, v)
+        self._seen = len(losses)
+
+    def dots(self, span: int, columns: int) -> list[int]:
+        """The steps (0-based) to draw as dots when `columns` columns show an axis of `span` steps."""
+        n = len(self.losses)
+        if (span, columns) != self._dots_key or self._dots_column * span // columns > n:
+            self._dots_key, self._dots_done, self._dots_column = (span, columns), [], 0
+        while self._dots_column < columns:
+            a, b = self._dots_column * span // columns, (self._dots_column + 1) * span // columns
+            if b > n:
+                break
+            self._dots_done.extend(envelope(self.losses, range(a, b)))
+            self._dots_column += 1
+        a = self._dots_column * span // columns
+        return self._dots_done + (envelope(self.losses, range(a, n)) if a < n else [])
 
 
 class LossChart(Pane):
@@ -64,20 +109,11 @@ losses show which letters are easy (after `q` comes `u`) and which are guesses (
         super().__init__(id=id)
         self.vocab_size = vocab_size
         self.guess = math.log(vocab_size)
-        self._ema: list[float] = []
-        self._losses_seen = math.nan  # the last loss the smoothed line was computed up to
+        self.series = LossSeries()
 
-    def watch_snapshot(self) -> None:
-        """Redraw the lines that changed."""
-        self.data_changed()
-
-    def smoothed(self, losses: list[float]) -> list[float]:
-        """The smoothed losses, extended incrementally as steps are added (recomputed if the history changed)."""
-        if len(losses) < len(self._ema) or (self._ema and losses[len(self._ema) - 1] != self._losses_seen):
-            self._ema = []
-        self._ema = debiased_ema(losses, start=self._ema)
-        self._losses_seen = losses[-1] if losses else math.nan
-        return self._ema
+    def watch_snapshot(self, snapshot: Snapshot | None) -> None:
+        """Redraw the lines that changed (in this pane's turn while training runs)."""
+        self.data_changed(urgent=snapshot is None or not snapshot.running)
 
     def watch_color_mode(self) -> None:
         """Redraw in the new colours."""
@@ -86,21 +122,21 @@ losses show which letters are easy (after `q` comes `u`) and which are guesses (
     def build_lines(self, width: int, height: int) -> list[Text]:
         """Summary line, the chart (plotext), its legend, the latest document's per-position losses."""
         snapshot = self.snapshot
-        losses = list(snapshot.losses) if snapshot is not None else []
         report = snapshot.report if snapshot is not None else None
-        smooth = self.smoothed(losses)
+        self.series.update(snapshot.losses if snapshot is not None else ())
+        losses, smooth = self.series.losses, self.series.smooth
         lines = [self._summary(losses, smooth, report)]
         doc_lines = document_losses(report, width) if report is not None else []
         chart_height = height - len(lines) - len(doc_lines) - 1
         if chart_height >= 5 and width >= 20:
-            lines.extend(self._plot(losses, smooth, width, chart_height).split("\n"))
+            lines.extend(self._plot(width, chart_height).split("\n"))
             lines.append(self._legend())
         elif not losses:
             lines.append(Text("no steps yet: press space to train or n for one step", style="dim"))
         lines.extend(doc_lines)
         return lines
 
-    def _summary(self, losses: list[float], smooth: list[float], report: StepReport | None) -> Text:
+    def _summary(self, losses: Sequence[float], smooth: list[float], report: StepReport | None) -> Text:
         text = Text(no_wrap=True, overflow="ellipsis")
         if not losses:
             text.append("no steps yet", style="dim")
@@ -123,7 +159,7 @@ losses show which letters are easy (after `q` comes `u`) and which are guesses (
                     style=f"color({GUESS_COLOR})" if color else "")
         return text
 
-    def _plot(self, losses: list[float], smooth: list[float], width: int, height: int) -> Text:
+    def _plot(self, width: int, height: int) -> Text:
         """The chart as styled text, exactly width x height cells.
 
         plotext draws without colour; the glyphs are coloured here (braille dots: the loss, quadrant blocks:
@@ -136,13 +172,14 @@ losses show which letters are easy (after `q` comes `u`) and which are guesses (
         fig.plot_size(width, height)
         fig.theme("colorless")
         fig.legend(active=False)
+        series = self.series
+        losses, smooth = series.losses, series.smooth
         n = len(losses)
         steps = self.snapshot.steps if self.snapshot is not None else 0
         # Axes that change rarely: x runs to a round number (1-2-5) past the last step, y to quarter units. Old
         # points then stay where they are from one redraw to the next, and only the lines with new points change.
-        finite = [v for v in losses if math.isfinite(v)]
-        lo = math.floor(min([*finite, self.guess]) * 4 - 0.5) / 4
-        hi = math.ceil(max([*finite, self.guess]) * 4 + 0.5) / 4
+        lo = math.floor(min(series.lo, self.guess) * 4 - 0.5) / 4
+        hi = math.ceil(max(series.hi, self.guess) * 4 + 0.5) / 4
         lo = max(0.0, lo)
         fig.ruler("y").lim(lo, hi)
         y_step = 0.25 if hi - lo <= 1.5 else 0.5 if hi - lo <= 3 else 1.0
@@ -155,8 +192,7 @@ losses show which letters are easy (after `q` comes `u`) and which are guesses (
         fig.ruler("x").ticks(ticks, [str(t) for t in ticks])
         fig.line(self.guess, style="dotted")
         if n:
-            columns = columns_of(n, last_x, max(1, width - 6))  # the lowest and highest loss per cell across
-            kept = [i for run in columns for i in envelope(losses, run)]
+            kept = series.dots(last_x, max(1, width - 6))  # the lowest and highest loss per cell across
             ys = [losses[i] if math.isfinite(losses[i]) else hi for i in kept]
             fig.draw(fig.signal([float(i + 1) for i in kept], ys, marker="braille"))
             if n > 1:
@@ -195,7 +231,7 @@ def columns_of(n: int, span: int, columns: int) -> list[range]:
     return runs
 
 
-def envelope(values: list[float], run: range) -> list[int]:
+def envelope(values: Sequence[float], run: range) -> list[int]:
     """The steps of a run to draw: all of them when there are two or fewer, else its lowest and its highest loss
     (the spread stays visible, and plotext's cost stays proportional to the width, not to the steps)."""
     if len(run) <= 2:

@@ -47,7 +47,9 @@ class Pane(Widget, can_focus=True):
         self._lines_size = Size(0, 0)
         self._strips: dict[int, Strip] = {}  # rendered lines, by y
         self._strips_style: Style | None = None
-        self._update_pending = False
+        self._stale = False  # data changed since the last update_content
+        self._timer_pending = False
+        self.stagger = 0.0  # seconds a training update waits (set by the app so that the panes take turns)
 
     def on_mount(self) -> None:
         """Show the pane's name on its border (unless the pane has already put a fuller title there)."""
@@ -57,19 +59,28 @@ class Pane(Widget, can_focus=True):
         """The pane's content as one `Text` per line, for a content area of this size."""
         return []
 
-    def data_changed(self) -> None:
-        """Schedule `update_content` on this pane's own message queue.
+    def data_changed(self, urgent: bool = True) -> None:
+        """Schedule `update_content`: soon if `urgent` (a key press), else after this pane's `stagger` delay.
 
-        Several changes in a row make one update; and each pane updates in its own turn of the event loop, so a
-        key press waits for one pane's work at most, not for the whole dashboard's.
+        Several changes in a row make one update. Each pane updates in its own turn of the event loop, and while
+        training runs the panes take turns across the redraw interval (`stagger`) instead of all redrawing at
+        once: a key press then never waits for more than one pane's redraw.
         """
-        if not self._update_pending:
-            self._update_pending = True
+        self._stale = True
+        if urgent or self.stagger <= 0:
             self.call_later(self._scheduled_update)
+        elif not self._timer_pending:
+            self._timer_pending = True
+            self.set_timer(self.stagger, self._timed_update)
+
+    def _timed_update(self) -> None:
+        self._timer_pending = False
+        self._scheduled_update()
 
     def _scheduled_update(self) -> None:
-        self._update_pending = False
-        self.update_content()
+        if self._stale:
+            self._stale = False
+            self.update_content()
 
     def update_content(self) -> None:
         """Rebuild the lines from the pane's data, and repaint the lines that changed (all of them on a resize)."""

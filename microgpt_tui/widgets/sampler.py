@@ -9,7 +9,7 @@ from microgpt.data import Dataset
 from microgpt.report import BOS_LABEL, SampleToken
 from microgpt.sampling import softmax_probs, top_candidates
 from microgpt_tui.messages import SampleState
-from microgpt_tui.palette import prob
+from microgpt_tui.palette import prob, wrap
 from microgpt_tui.widgets.pane import Pane
 
 TEMPERATURE_TENTHS = (1, 20)  # the temperature runs from 0.1 to 2.0 in steps of 0.1
@@ -70,7 +70,7 @@ the favourite's probability grow as you go down and shrink as you go up. Nothing
         """The name so far, then one row per position (the latest at the bottom)."""
         sample = self.sample
         if sample is None or not sample.tokens:
-            return [Text(f"g draws a name at {temperature_label(self.temperature)}; +/- change it", style="dim")]
+            return wrap(f"g draws a name at {temperature_label(self.temperature)}; + and - change it.", width)
         tokens = sample.tokens
         name = Text(no_wrap=True, overflow="ellipsis")
         name.append("“", style="dim")

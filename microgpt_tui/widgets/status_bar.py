@@ -24,7 +24,8 @@ class StatusBar(Widget):
 
     snapshot: reactive[Snapshot | None] = reactive(None)
     saved: reactive[str] = reactive("")  # e.g. "saved step 100"
-    notice: reactive[str] = reactive("")  # e.g. "paused: the loss is nan at step 12"
+    notice: reactive[str] = reactive("")  # e.g. "the loss is nan at step 12"
+    pending: reactive[str] = reactive("")  # what was asked and not yet done, e.g. "pausing…" during a long step
 
     def __init__(self, dataset: str, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -40,7 +41,9 @@ class StatusBar(Widget):
         width = len(str(snap.steps))
         text.append(f"step {snap.step:>{width}} / {snap.steps}", style="bold")
         text.append(" · ")
-        if snap.finished:
+        if self.pending:
+            text.append(self.pending, style="bold")
+        elif snap.finished:
             text.append("finished", style="bold green")
         elif snap.running:
             text.append("running", style="bold green")
