@@ -140,7 +140,7 @@ class RMSNorm(Node):
 class Linear(Node):
     """y = W x: one dot product per row of W, each from 0, left to right; rows visited in `order`."""
 
-    __slots__ = ("w", "gw", "name", "visit", "relu", "pre", "stage")
+    __slots__ = ("w", "gw", "name", "visit", "pre", "stage")
     op = "linear"
 
     def __init__(self, w: Matrix, gw: Matrix, name: str, x: Node, stage: str, relu: bool = False) -> None:
@@ -155,7 +155,7 @@ class Linear(Node):
             self.data = pre
         self.grad = [0.0] * len(pre)
         self.children = (x,)
-        self.w, self.gw, self.name, self.relu = w, gw, name, relu
+        self.w, self.gw, self.name = w, gw, name
         self.visit: range | list[int] = range(len(pre))
         self.stage = stage
 
@@ -312,10 +312,6 @@ class Head(Node):
         for c, g in zip(cache, g_dot):
             kg = c.grad
             kg[ko:ko + hd] = map(add, kg[ko:ko + hd], map(mul, q, repeat(g)))
-
-    def attention(self) -> list[float]:
-        """The weights over positions 0..pos."""
-        return self.weights
 
 
 class CrossEntropy(Node):

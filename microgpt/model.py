@@ -12,7 +12,6 @@ position and extend the document's KV cache, exactly as the reference's `gpt()` 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from microgpt import autograd as ag
@@ -224,9 +223,3 @@ class FusedForward:
     def mean_loss(losses: list[fu.CrossEntropy]) -> fu.Mean:
         """(1 / n) * sum(losses)."""
         return fu.Mean(losses)
-
-
-def forward_positions(forward: AtomicForward | FusedForward, tokens: list[int], n: int) -> Iterator[Output]:
-    """Run the forward at positions 0..n-1 of a token list, yielding each position's output."""
-    for pos in range(n):
-        yield forward(tokens[pos], pos)

@@ -66,12 +66,3 @@ def generate(params: Params, config: Config, dataset: Dataset, rng: random.Rando
         )
         if token == dataset.bos:
             return
-
-
-def sample_text(params: Params, config: Config, dataset: Dataset, rng: random.Random,
-                temperature: float = 0.5) -> str:
-    """One whole sample as a string."""
-    text = ""
-    for tok in generate(params, config, dataset, rng, temperature):
-        text = tok.text
-    return text
