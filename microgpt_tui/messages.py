@@ -119,3 +119,36 @@ class Halted(Message):
     """Training paused by itself: a loss that is not finite, or an error in the engine."""
 
     reason: str
+
+
+@dataclass(frozen=True, eq=False)
+class Sample:
+    """One drawn name, whole: the step whose weights drew it, the temperature, and every token with its odds.
+
+    The engine draws a sample at once; the sampler pane reveals it letter by letter (presentation pacing is the
+    pane's, not the engine's).
+    """
+
+    sample_id: int  # counts up over the session; a batch's samples have consecutive ids
+    step: int  # steps completed when it was drawn (the weights after that step)
+    temperature: float
+    tokens: tuple[SampleToken, ...]
+
+    @property
+    def text(self) -> str:
+        """The whole name."""
+        return self.tokens[-1].text if self.tokens else ""
+
+
+@dataclass
+class SamplesDrawn(Message):
+    """One or more samples drawn at once (`g`: one, `G`: a batch), oldest first."""
+
+    samples: tuple[Sample, ...]
+
+
+@dataclass
+class EngineDied(Message):
+    """The engine process ended without being asked to (killed, out of memory, crashed): why, as far as known."""
+
+    reason: str  # e.g. "killed by signal 9 (SIGKILL)" or "exited with status 1"
