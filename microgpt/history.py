@@ -48,6 +48,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from microgpt.report import MatrixStats, StepReport, Timings
+from microgpt.schedule import Schedule
+from microgpt.state import Matrices, RandomState, TrainerState
 from microgpt.trainer import ENGINES, StepInProgress, Trainer
 
 MIN_INTERVAL = 4  # steps between states at the start of a run
@@ -56,7 +58,6 @@ FILE_SNAPSHOT_BUDGET = 8 * 2**20  # bytes of states written into a checkpoint (a
 FORMAT = "microgpt-history"
 VERSION = 1
 
-RandomState = tuple[Any, ...]  # what random.Random.getstate() returns
 
 
 class HistoryError(ValueError):
@@ -95,44 +96,52 @@ class Ghost:
 
 @dataclass(frozen=True, slots=True)
 class State:
-    """Everything the next training step depends on, after step `step`."""
+    """The part of a TrainerState that a history stores for a step: weights, Adam's moments, training generator.
+
+    The rest of a TrainerState is rebuilt when it is restored: the losses from the records, the sampling
+    generator and the schedule from their lists of changes (they change between steps only when someone samples
+    or changes the schedule, so keeping them in every state would waste the budget).
+    """
 
     step: int
-    values: array[float]  # weights, then Adam's m, then v, each in the flat parameter order
-    rng: RandomState  # the training generator
+    params: Matrices
+    adam_m: Matrices
+    adam_v: Matrices
+    rng: RandomState  # the training generator (shared between states while equal: training draws nothing)
+
+    @classmethod
+    def of(cls, trainer: Trainer) -> State:
+        """The state of a trainer between two steps."""
+        full = trainer.state()
+        return cls(full.step, full.params, full.adam_m, full.adam_v, full.rng)
 
     @property
     def nbytes(self) -> int:
-        """Bytes of floats held (the generator's state is shared between states)."""
-        return len(self.values) * self.values.itemsize
+        """Bytes of floats held."""
+        return len(self.params.data) + len(self.adam_m.data) + len(self.adam_v.data)
 
 
-def capture(trainer: Trainer) -> State:
-    """The trainer's weights, Adam moments and training generator, after its last step."""
-    values = array("d")
-    extend = values.fromlist
-    for matrices in (trainer.params.data, trainer.adam.m, trainer.adam.v):
-        for w in matrices.values():
-            for row in w:
-                extend(row)
-    return State(trainer.step_count, values, trainer.rng.getstate())
+class Changes:
+    """Something that changes now and then between steps, as (step, value): the value after that step."""
 
+    def __init__(self, step: int, value: Any) -> None:
+        self.steps = [step]
+        self.values = [value]
 
-def restore(trainer: Trainer, state: State) -> None:
-    """Put a captured state back into a trainer of the same run (gradients at 0; the loss list is left alone)."""
-    values = state.values
-    i = 0
-    for matrices in (trainer.params.data, trainer.adam.m, trainer.adam.v):
-        for w in matrices.values():
-            cols = len(w[0])
-            for r in range(len(w)):
-                w[r] = values[i:i + cols].tolist()
-                i += cols
-    if i != len(values):
-        raise HistoryError(f"a saved state holds {len(values)} numbers, the model has {i}")
-    trainer.params.zero_grad()
-    trainer.step_count = state.step
-    trainer.rng.setstate(state.rng)
+    def note(self, step: int, value: Any) -> None:
+        """Record `value` as standing after step `step` if it differs from the last one."""
+        if value != self.values[-1]:
+            self.steps.append(step)
+            self.values.append(value)
+
+    def at(self, step: int) -> Any:
+        """The value as it stood after step `step` (and whatever happened before the next one)."""
+        return self.values[max(0, bisect.bisect_right(self.steps, step) - 1)]
+
+    def truncate(self, step: int) -> None:
+        """Forget the changes after step `step` (the first value always stays)."""
+        keep = max(1, bisect.bisect_right(self.steps, step))
+        del self.steps[keep:], self.values[keep:]
 
 
 class History:
@@ -156,13 +165,15 @@ class History:
         self.depths = array("q")
         self.timings = array("d")  # per step: forward, backward, update seconds
         self.ghosts: list[Ghost] = []
+        self.earlier_losses = tuple(trainer.losses)  # the losses of the steps before `start`
+        self.sample_rng = Changes(self.start, trainer.sample_rng.getstate())
+        self.schedule = Changes(self.start, trainer.schedule)
         self._states: dict[int, State] = {}
         self._state_steps: list[int] = []  # sorted keys of _states
         self._scratch: dict[int, State] = {}  # states computed by the last replays, within one segment
         self._scratch_base = -1  # the stored state that segment starts from
-        self._sample_rng: list[tuple[int, RandomState]] = [(self.start, trainer.sample_rng.getstate())]
         self._replayer: Trainer | None = None
-        self._keep(capture(trainer))
+        self._keep(State.of(trainer))
 
     # -- recording ------------------------------------------------------------------------------------------
 
@@ -172,13 +183,13 @@ class History:
         return self.start + len(self.losses)
 
     def record(self, report: StepReport) -> None:
-        """Keep the step the trainer has just taken (call it after each step, in order)."""
-        if report.step != self.end + 1 or self.trainer.step_count != report.step:
+        """Keep the step the trainer has just taken (call it right after each step, in order)."""
+        trainer = self.trainer
+        if report.step != self.end + 1 or trainer.step_count != report.step:
             raise HistoryError(f"step {report.step} cannot follow step {self.end} in this history "
-                               f"(the trainer is at step {self.trainer.step_count})")
-        sample_state = self.trainer.sample_rng.getstate()  # samples drawn since the last step moved it
-        if sample_state != self._sample_rng[-1][1]:
-            self._sample_rng.append((report.step - 1, sample_state))
+                               f"(the trainer is at step {trainer.step_count})")
+        self.sample_rng.note(report.step - 1, trainer.sample_rng.getstate())  # samples drawn before this step
+        self.schedule.note(report.step - 1, trainer.schedule)  # a change (set_lr, extend) made before it
         self.losses.append(report.loss)
         self.lrs.append(report.lr)
         self.engines.append(ENGINES.index(report.engine))
@@ -192,14 +203,15 @@ class History:
         t = report.timings
         self.timings.fromlist([t.forward, t.backward, t.update])
         if report.step % self.interval == 0:
-            self._keep(capture(self.trainer))
+            self._keep(State.of(trainer))
 
     def _keep(self, state: State) -> None:
-        """Store a state, sharing the generator's state with the previous one when equal, then thin to budget."""
+        """Store a state, sharing what equals the previous one's (shapes, generator), then thin to budget."""
         if self._state_steps:
-            previous = self._states[self._state_steps[-1]].rng
-            if previous == state.rng:
-                state = replace(state, rng=previous)
+            last = self._states[self._state_steps[-1]]
+            shapes = last.params.shapes
+            state = State(state.step, replace(state.params, shapes=shapes), replace(state.adam_m, shapes=shapes),
+                          replace(state.adam_v, shapes=shapes), last.rng if last.rng == state.rng else state.rng)
         if state.step not in self._states:
             bisect.insort(self._state_steps, state.step)
         self._states[state.step] = state
@@ -266,7 +278,7 @@ class History:
         """Bytes held, by kind: records (columns and ghosts), stored states, scratch states, generator states."""
         columns = (self.losses, self.lrs, self.engines, self.position_ends, self.position_losses,
                    self.matrix_stats, self.nodes, self.edges, self.depths, self.timings)
-        rngs = {id(s.rng): s.rng for s in self._states.values()} | {id(s): s for _, s in self._sample_rng}
+        rngs = {id(s.rng): s.rng for s in self._states.values()} | {id(s): s for s in self.sample_rng.values}
         return {
             "records": sum(len(c) * c.itemsize for c in columns) + sum(8 * len(g.losses) for g in self.ghosts),
             "states": sum(s.nbytes for s in self._states.values()),
@@ -279,6 +291,13 @@ class History:
         return sum(self.memory().values())
 
     # -- replaying ------------------------------------------------------------------------------------------
+
+    def full_state(self, state: State) -> TrainerState:
+        """A stored state made whole again: the losses, sampling generator and schedule of its step."""
+        k = state.step
+        losses = self.earlier_losses + tuple(self.losses[:k - self.start])
+        return TrainerState(k, state.params, state.adam_m, state.adam_v, state.rng, self.sample_rng.at(k),
+                            losses, self.schedule.at(k))
 
     def _replay_trainer(self) -> Trainer:
         """A second trainer of the same run, used for replays (the live one is never touched)."""
@@ -305,53 +324,49 @@ class History:
             self._scratch, self._scratch_base = {}, base
         known = max((s for s in self._scratch if s <= step), default=base)
         trainer = self._replay_trainer()
-        restore(trainer, self._states[known] if known == base else self._scratch[known])
+        trainer.restore(self.full_state(self._states[known] if known == base else self._scratch[known]))
         trainer.engine = "fused"
-        for _ in range(known, step):
+        for j in range(known + 1, step + 1):
+            trainer.schedule = self.schedule.at(j - 1)  # the schedule as it stood when step j was taken
             trainer.step()
-            self._scratch[trainer.step_count] = capture(trainer)
-        del trainer.losses[:]
+            self._scratch[j] = State.of(trainer)
         return trainer
 
-    def replay(self, step: int) -> StepReport:
-        """Step `step`'s full report, recomputed exactly (in its own graph mode); timings are the recorded ones."""
+    def _take(self, step: int) -> tuple[Trainer, int]:
+        """The replay trainer just before step `step`, in that step's graph mode and schedule."""
         i = self._index(step)
         trainer = self._advance_to(step - 1)
         trainer.engine = ENGINES[self.engines[i]]
+        trainer.schedule = self.schedule.at(step - 1)
+        return trainer, i
+
+    def replay(self, step: int) -> StepReport:
+        """Step `step`'s full report, recomputed exactly (in its own graph mode); timings are the recorded ones."""
+        trainer, i = self._take(step)
         report = trainer.step()
-        del trainer.losses[:]
-        if self._states.get(step) is None:
-            self._scratch[step] = capture(trainer)
+        if step not in self._states:
+            self._scratch[step] = State.of(trainer)
         return replace(report, timings=Timings(*self.timings[3 * i: 3 * i + 3]))
 
     def phases(self, step: int) -> StepInProgress:
         """Step `step` not yet taken, to be taken phase by phase on the replay trainer (valid until the next call)."""
-        i = self._index(step)
-        trainer = self._advance_to(step - 1)
-        trainer.engine = ENGINES[self.engines[i]]
-        return trainer.begin_step()
+        return self._take(step)[0].begin_step()
 
     # -- branching ------------------------------------------------------------------------------------------
-
-    def sample_rng_at(self, step: int) -> RandomState:
-        """The sampling generator's state as it stood after step `step` and any samples drawn before the next."""
-        keys = [s for s, _ in self._sample_rng]
-        return self._sample_rng[max(0, bisect.bisect_right(keys, step) - 1)][1]
 
     def rewind(self, trainer: Trainer, step: int) -> Ghost | None:
         """Put `trainer` back to the run as it stood after step `step`; the later steps become a ghost.
 
-        Weights, Adam moments, both generators and the loss list are those of that moment, so training on with
-        nothing changed gives the same steps again, bit for bit. Returns the ghost (None when nothing was undone).
+        Weights, Adam moments, both generators, the loss list and the schedule are those of that moment, so
+        training on with nothing changed gives the same steps again, bit for bit. Returns the ghost (None when
+        nothing was undone).
         """
         if step == self.end:
             return None
         state = self.state_at(step)
         i = step - self.start
         ghost = Ghost(step, tuple(self.losses[i:]))
-        restore(trainer, state)
-        del trainer.losses[step:]
-        trainer.sample_rng.setstate(self.sample_rng_at(step))
+        trainer.restore(self.full_state(state))
         for column, width in ((self.losses, 1), (self.lrs, 1), (self.engines, 1), (self.position_ends, 1),
                               (self.matrix_stats, 3 * len(self.matrix_names)), (self.nodes, 1), (self.edges, 1),
                               (self.depths, 1), (self.timings, 3)):
@@ -360,7 +375,8 @@ class History:
         self._states = {s: st for s, st in self._states.items() if s <= step}
         self._state_steps = [s for s in self._state_steps if s <= step]
         self._scratch = {s: st for s, st in self._scratch.items() if s <= step}
-        self._sample_rng = [(s, st) for s, st in self._sample_rng if s <= step] or self._sample_rng[:1]
+        self.sample_rng.truncate(step)
+        self.schedule.truncate(step)
         self.ghosts.append(ghost)
         self.trainer = trainer
         self._keep(state)
@@ -389,10 +405,12 @@ class History:
             "interval": self.interval,
             "matrices": list(self.matrix_names),
             "columns": {name: _encode(getattr(self, name)) for name in COLUMNS},
-            "states": [{"step": s, "values": _encode(self._states[s].values),
-                        "rng": next(j for j, r in enumerate(rngs) if r is self._states[s].rng)} for s in chosen],
+            "states": [{"step": s, "rng": next(j for j, r in enumerate(rngs) if r is self._states[s].rng),
+                        **{part: _encode_bytes(getattr(self._states[s], part).data) for part in PARTS}}
+                       for s in chosen],
             "rngs": [_rng_to_json(r) for r in rngs],
-            "sample_rng": [[s, _rng_to_json(st)] for s, st in self._sample_rng],
+            "sample_rng": [[s, _rng_to_json(st)] for s, st in zip(self.sample_rng.steps, self.sample_rng.values)],
+            "schedule": [[s, sc.to_json()] for s, sc in zip(self.schedule.steps, self.schedule.values)],
             "ghosts": [{"start": g.start, "losses": _encode(array("d", g.losses))} for g in self.ghosts],
         }
 
@@ -420,8 +438,11 @@ class History:
             raise HistoryError("the saved history is of a model with other matrices")
         history = cls(trainer, snapshot_budget)
         start = int(obj["start"])
+        if not 0 <= start <= trainer.step_count:
+            raise HistoryError(f"the saved history starts at step {start}, after the run's step")
         history.start = start
         history.interval = int(obj["interval"])
+        history.earlier_losses = tuple(trainer.losses[:start])
         for name, typecode in COLUMNS.items():
             setattr(history, name, _decode(obj["columns"][name], typecode))
         width = {"matrix_stats": 3 * len(history.matrix_names), "timings": 3}
@@ -432,27 +453,54 @@ class History:
         ends = history.position_ends
         if any(b < a for a, b in zip(ends, ends[1:])) or (n and ends[-1] != len(history.position_losses)):
             raise HistoryError("the saved history's per-position losses do not add up")
+        if history.losses.tobytes() != array("d", trainer.losses[start:]).tobytes():
+            raise HistoryError("the saved history's losses are not the run's")
         rngs = [_rng_from_json(r) for r in obj["rngs"]]
         live = history._states[trainer.step_count]
+        shapes = live.params.shapes
         history._states, history._state_steps = {}, []
-        size = len(live.values)
         for item in obj["states"]:
-            values = _decode(item["values"], "d")
-            if len(values) != size or not start <= item["step"] < trainer.step_count:
+            parts = [Matrices(shapes, _decode_bytes(item[part])) for part in PARTS]
+            if any(len(p.data) != len(live.params.data) for p in parts) or not start <= item["step"] < n + start:
                 raise HistoryError("a saved state does not fit this model or this run")
-            history._keep(State(int(item["step"]), values, rngs[item["rng"]]))
+            history._keep(State(int(item["step"]), parts[0], parts[1], parts[2], rngs[item["rng"]]))
         history._keep(live)
         if start not in history._states:
             raise HistoryError(f"the saved history has no state at its start (step {start})")
-        history._sample_rng = [(int(s), _rng_from_json(st)) for s, st in obj["sample_rng"]]
+        history.sample_rng = _changes([(s, _rng_from_json(st)) for s, st in obj["sample_rng"]])
+        history.schedule = _changes([(s, Schedule.from_json(sc)) for s, sc in obj["schedule"]])
         history.ghosts = [Ghost(int(g["start"]), tuple(_decode(g["losses"], "d"))) for g in obj["ghosts"]]
-        if history.losses.tobytes() != array("d", trainer.losses[start:]).tobytes():
-            raise HistoryError("the saved history's losses are not the run's")
         return history
 
 
 COLUMNS = {"losses": "d", "lrs": "d", "engines": "b", "position_ends": "q", "position_losses": "d",
            "matrix_stats": "d", "nodes": "q", "edges": "q", "depths": "q", "timings": "d"}
+PARTS = ("params", "adam_m", "adam_v")
+
+
+def _changes(items: list[tuple[int, Any]]) -> Changes:
+    """A Changes list from its saved (step, value) pairs, in order."""
+    changes = Changes(*items[0])
+    for step, value in items[1:]:
+        if step < changes.steps[-1]:
+            raise HistoryError("the saved history's changes are out of order")
+        changes.steps.append(step)
+        changes.values.append(value)
+    return changes
+
+
+def _encode_bytes(data: bytes) -> str:
+    """Packed little-endian doubles as base64 (Matrices hold native-order doubles)."""
+    if sys.byteorder == "big":
+        values = array("d")
+        values.frombytes(data)
+        return _encode(values)
+    return base64.b64encode(data).decode("ascii")
+
+
+def _decode_bytes(text: str) -> bytes:
+    """The inverse of _encode_bytes."""
+    return _decode(text, "d").tobytes()
 
 
 def _encode(values: array[Any]) -> str:
@@ -481,7 +529,7 @@ def _rng_to_json(state: RandomState) -> list[Any]:
 def _rng_from_json(value: list[Any]) -> RandomState:
     """The inverse of _rng_to_json, checked by a scratch generator."""
     version, internal, gauss_next = value
-    state = (version, tuple(_decode(internal, "Q")), None if gauss_next is None else float(gauss_next))
+    state: RandomState = (version, tuple(_decode(internal, "Q")), None if gauss_next is None else float(gauss_next))
     try:
         random.Random().setstate(state)
     except (ValueError, TypeError, OverflowError):

@@ -11,7 +11,7 @@ import pytest
 from microgpt.checkpoint import load_checkpoint, save_checkpoint
 from microgpt.config import Config
 from microgpt.data import Dataset, load_dataset
-from microgpt.history import History, HistoryError, capture
+from microgpt.history import History, HistoryError, State
 from microgpt.report import StepReport
 from microgpt.trainer import Trainer
 
@@ -42,8 +42,9 @@ def run(trainer: Trainer, history: History | None, steps: int, engines: str = "f
 
 def state_of(trainer: Trainer) -> tuple[bytes, object, object, list[float], int]:
     """Everything training depends on, comparable bit for bit."""
-    return (capture(trainer).values.tobytes(), trainer.rng.getstate(), trainer.sample_rng.getstate(),
-            list(trainer.losses), trainer.step_count)
+    state = trainer.state()
+    return (state.params.data + state.adam_m.data + state.adam_v.data, trainer.rng.getstate(),
+            trainer.sample_rng.getstate(), list(trainer.losses), trainer.step_count)
 
 
 @pytest.mark.parametrize("engines", ["f", "a", "ffaf"])
@@ -89,12 +90,12 @@ def test_records_hold_each_steps_numbers(names: Dataset) -> None:
 
 def test_states_thin_out_evenly_within_their_budget(names: Dataset) -> None:
     trainer = Trainer(names, SMALL)
-    size = capture(trainer).nbytes
+    size = State.of(trainer).nbytes
     history = History(trainer, snapshot_budget=6 * size, min_interval=1)
     reports = run(trainer, history, 40)
     assert history.interval == 8  # 41 states at 1 -> 6 allowed: 1, 2, 4, 8 (0, 8, .., 40: 6 states)
     assert history.states == (0, 8, 16, 24, 32, 40)
-    assert sum(capture(trainer).nbytes for _ in history.states) <= 6 * size
+    assert sum(State.of(trainer).nbytes for _ in history.states) <= 6 * size
     for step in (40, 1, 39, 15, 16, 17, 14):
         assert same(history.replay(step), reports[step - 1]), f"step {step}"
 
@@ -163,10 +164,21 @@ def test_a_branch_with_another_learning_rate_differs_and_its_history_follows(nam
     history = History(trainer)
     reports = run(trainer, history, 12)
     history.rewind(trainer, 5)
-    trainer.config = replace(trainer.config, lr=0.05)
+    trainer.set_lr(0.05)
     branch = run(trainer, history, 3)
     assert branch[0].lr != reports[5].lr and branch[1].loss != reports[6].loss
     assert history.end == 8 and same(history.replay(7), branch[1]) and same(history.replay(3), reports[2])
+    trainer.extend(300)  # a longer schedule from step 9 on: the steps before it keep theirs
+    branch += run(trainer, history, 2)
+    assert branch[3].steps == 300 and same(history.replay(8), branch[2]) and same(history.replay(10), branch[4])
+    history.rewind(trainer, 8)
+    assert trainer.steps == 300  # the run as it stood after step 8: the change made there included
+    history.rewind(trainer, 7)
+    assert trainer.steps == 200 and trainer.schedule.lr == 0.05
+    history.rewind(trainer, 5)
+    assert trainer.schedule.lr == 0.05  # set while paused after step 5
+    history.rewind(trainer, 4)
+    assert trainer.schedule.lr == SMALL.lr and not trainer.schedule.changed
 
 
 def test_resumed_without_a_history_starts_there(names: Dataset) -> None:
@@ -189,7 +201,7 @@ def test_saved_history_comes_back_and_scrubs_back(names: Dataset, tmp_path: Path
     reports[20:] = run(trainer, history, 5, "ffa")
     trainer.sample(0.5).__next__()
     save_checkpoint(trainer, tmp_path / "run.json")
-    per_state = capture(trainer).nbytes * 4 // 3 + 1
+    per_state = State.of(trainer).nbytes * 4 // 3 + 1
     text = json.dumps(history.to_json(snapshot_budget=5 * per_state))
     resumed = load_checkpoint(tmp_path / "run.json", names)
     loaded = History.from_json(json.loads(text), resumed)
@@ -201,7 +213,7 @@ def test_saved_history_comes_back_and_scrubs_back(names: Dataset, tmp_path: Path
     after = run(resumed, loaded, 3)
     assert all(same(a, b) for a, b in zip(after, run(trainer, history, 3)))
     loaded.rewind(resumed, 10)
-    assert resumed.sample_rng.getstate() == history.sample_rng_at(10)
+    assert resumed.sample_rng.getstate() == history.sample_rng.at(10)
 
 
 def test_a_damaged_or_foreign_history_is_refused_in_one_line(names: Dataset) -> None:
@@ -217,12 +229,17 @@ def test_a_damaged_or_foreign_history_is_refused_in_one_line(names: Dataset) -> 
         "a cut column": ({**good, "columns": {**good["columns"], "losses": good["columns"]["losses"][:8]}}, trainer),
         "bad base64": ({**good, "columns": {**good["columns"], "nodes": "!!"}}, trainer),
         "missing key": ({k: v for k, v in good.items() if k != "states"}, trainer),
-        "a state of another model": ({**good, "states": [{**good["states"][0], "values": "AAAA"}]}, trainer),
+        "bad schedule": ({**good, "schedule": [[0, [[1, -1.0, 5]]]]}, trainer),
+        "bad generator": ({**good, "rngs": [[3, "AAAA", None]]}, trainer),
+        "a state of another model": ({**good, "states": [{**good["states"][0], "adam_v": "AAAA"}]}, trainer),
     }
     for case, (obj, target) in cases.items():
-        with pytest.raises(HistoryError) as info:
+        try:
             History.from_json(obj, target)
-        assert str(info.value) and "\n" not in str(info.value), case
+        except HistoryError as error:
+            assert str(error) and "\n" not in str(error), case
+        else:
+            pytest.fail(f"{case}: accepted")
 
 
 def test_memory_per_step_is_small(names: Dataset) -> None:
@@ -230,7 +247,7 @@ def test_memory_per_step_is_small(names: Dataset) -> None:
     history = History(trainer, snapshot_budget=0)  # at most two states
     run(trainer, history, 20)
     memory = history.memory()
-    assert capture(trainer).nbytes == 3 * 4192 * 8
+    assert State.of(trainer).nbytes == 3 * 4192 * 8
     assert len(history.states) <= 2 and memory["states"] <= 2 * 3 * 4192 * 8
     assert memory["records"] / 20 < 600  # per step: ~300 bytes of matrix norms, timings and graph, 8 per letter
     assert memory["generators"] < 50_000  # one training generator state, one sampling state
