@@ -26,6 +26,7 @@ from dataclasses import fields, replace
 from typing import IO, Any
 
 from microgpt import __version__
+from microgpt.breakpoints import FORMS, BreakpointError, Condition, Watch, parse
 from microgpt.checkpoint import CheckpointError, check_writable, read_checkpoint, save_checkpoint
 from microgpt.config import Config, ConfigError
 from microgpt.data import SHIPPED, DataError, load_dataset
@@ -90,6 +91,14 @@ def positive_float(text: str) -> float:
     return value
 
 
+def condition(text: str) -> Condition:
+    """A breakpoint condition (see microgpt.breakpoints)."""
+    try:
+        return parse(text)
+    except BreakpointError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The `microgpt` parser with its `train` and `sample` subcommands."""
     parser = argparse.ArgumentParser(
@@ -109,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"length of the schedule; the learning rate decays to 0 over it (default: {d.steps})")
     train.add_argument("--until", type=positive_int, metavar="K",
                        help="stop after step K of the schedule (with --save: pause, to --resume later)")
+    train.add_argument("--break", dest="breaks", type=condition, action="append", default=[], metavar="CONDITION",
+                       help=f"stop after the step where CONDITION becomes true, like --until (repeatable; quote "
+                            f"it: --break 'loss<2.0'): {FORMS}")
     train.add_argument("--seed", type=whole, metavar="S",
                        help=f"seed of the shuffle, the initial weights and sampling (default: {d.seed})")
     train.add_argument("--engine", choices=ENGINES,
@@ -234,8 +246,9 @@ def run_train(args: argparse.Namespace, out: IO[str]) -> int:
     try:
         out.write(f"num docs: {len(trainer.dataset.docs)}\nvocab size: {trainer.dataset.vocab_size}\n"
                   f"num params: {trainer.num_params}\n")
+        watch = Watch(trainer, args.breaks) if args.breaks else None
         try:
-            interrupted = train_until(trainer, until, out, log)
+            interrupted = train_until(trainer, until, out, log, watch)
         except TrainingDiverged as error:
             out.write("\n" if out.isatty() else "")
             if args.save is not None:
@@ -249,12 +262,14 @@ def run_train(args: argparse.Namespace, out: IO[str]) -> int:
                      else "not saved (add --save PATH to keep a run)")
             print(f"{PROG}: interrupted after step {trainer.step_count} of {steps}; {saved}", file=sys.stderr)
             return EXIT_INTERRUPTED
-        if not trainer.done:
+        hits = watch.hits if watch is not None else []
+        if hits or not trainer.done:
             out.flush()
             saved = (f"saved to {args.save}; continue with: {PROG} train --resume {args.save}" if args.save
                      else "not saved (add --save PATH to continue later)")
-            print(f"{PROG}: paused after step {trainer.step_count} of {steps}; {saved}", file=sys.stderr)
-        if trainer.done and args.samples:
+            why = "; ".join(map(str, hits)) if hits else f"paused after step {trainer.step_count} of {steps}"
+            print(f"{PROG}: {why}; {saved}", file=sys.stderr)
+        if trainer.done and args.samples and not hits:
             out.write(INFERENCE_HEADER + "\n")
             texts = print_samples(lambda: trainer.sample(args.temperature), args.samples, out)
             if log is not None:
@@ -278,8 +293,8 @@ def open_log(path: str | None, append: bool) -> IO[str] | None:
                          "choose another path") from None
 
 
-def train_until(trainer: Trainer, until: int, out: IO[str], log: IO[str] | None) -> bool:
-    """Train up to step `until`, printing each step; returns True when Ctrl-C stopped it early.
+def train_until(trainer: Trainer, until: int, out: IO[str], log: IO[str] | None, watch: Watch | None = None) -> bool:
+    """Train up to step `until` or a breakpoint of `watch`, printing each step; True when Ctrl-C stopped it early.
 
     The first Ctrl-C lets the current step finish (so the trainer is whole and can be saved); a second one
     interrupts at once.
@@ -299,12 +314,14 @@ def train_until(trainer: Trainer, until: int, out: IO[str], log: IO[str] | None)
             out.write(f"step {report.step:4d} / {steps:4d} | loss {report.loss:.4f}{end}")
             if log is not None:
                 log.write(json.dumps(step_record(report, seconds)) + "\n")
+            if watch is not None and watch.check(report):
+                break
             if tty and time.monotonic() - last_flush > 0.05:
                 out.flush()
                 last_flush = time.monotonic()
     if tty and stepped:
         out.write("\n")  # end the line updated in place (the reference's "\n--- inference")
-    return stop.is_set() and trainer.step_count < until
+    return stop.is_set() and trainer.step_count < until and not (watch and watch.hits)
 
 
 class ctrl_c_sets:

@@ -13,7 +13,7 @@ from rich.text import Text
 from textual.reactive import var
 
 from microgpt.report import StepReport
-from microgpt.smoothing import debiased_ema
+from microgpt.smoothing import Smoothed, debiased_ema
 from microgpt_tui.messages import Snapshot
 from microgpt_tui.palette import ColorMode, pack
 from microgpt_tui.widgets.pane import Pane
@@ -36,7 +36,7 @@ class LossSeries:
 
     def _reset(self) -> None:
         self.losses: Sequence[float] = ()
-        self.smooth: list[float] = []
+        self.smooth = Smoothed()
         self.lo, self.hi = math.inf, -math.inf  # extent of the finite losses
         self._seen = 0  # losses already folded into the extent
         self._dots_key: tuple[int, int] = (0, 0)  # (span, columns) the finished columns were computed for
