@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from microgpt import cli
-from microgpt import __version__
+from microgpt import __version__, cli
 from microgpt.checkpoint import docs_digest, read_checkpoint, save_checkpoint
 from microgpt.config import Config
 from microgpt.data import load_dataset
