@@ -190,7 +190,7 @@ def test_train_break_stops_on_the_step_of_each_form(capsys: pytest.CaptureFixtur
         assert steps[-1].startswith(f"step {step:4d} / ") and len(steps) == step, condition
         assert not [line for line in out.splitlines() if line.startswith("sample ")]
         assert len(err.splitlines()) == 1 and err.startswith(f"microgpt: breakpoint {condition}: step {step}")
-        assert f"saved to {save}" in err
+        assert f"saved step {step} to {save}" in err
         assert read_checkpoint(save).step == step
 
 
