@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from microgpt.checkpoint import load_checkpoint, save_checkpoint
+from microgpt.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from microgpt.config import Config
 from microgpt.data import Dataset, load_dataset
 from microgpt.history import History, HistoryError, State
@@ -255,3 +255,18 @@ def test_memory_per_step_is_small(names: Dataset) -> None:
     assert len(history.states) <= 2 and memory["states"] <= 2 * 3 * 4192 * 8
     assert memory["records"] / 20 < 600  # per step: ~300 bytes of matrix norms, timings and graph, 8 per letter
     assert memory["generators"] < 50_000  # one training generator state, one sampling state
+
+
+def test_a_checkpoint_with_its_history_resumes_and_scrubs_back(names: Dataset, tmp_path: Path) -> None:
+    trainer = Trainer(names, SMALL)
+    history = History(trainer)
+    reports = run(trainer, history, 14, "fa")
+    path = tmp_path / "run.json"
+    save_checkpoint(trainer, path, history)
+    ckpt = read_checkpoint(path)
+    assert ckpt.history is not None and read_checkpoint(path).step == 14
+    resumed = ckpt.restore(names)
+    loaded = History.from_json(ckpt.history, resumed)
+    assert all(same(loaded.replay(r.step), r) for r in reports)
+    save_checkpoint(trainer, tmp_path / "plain.json")
+    assert read_checkpoint(tmp_path / "plain.json").history is None
