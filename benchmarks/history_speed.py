@@ -37,6 +37,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from microgpt.checkpoint import save_checkpoint
+from microgpt.cli import tune_gc
 from microgpt.config import Config
 from microgpt.data import load_dataset
 from microgpt.history import History, State
@@ -85,6 +86,7 @@ def main() -> int:
     args = parser.parse_args()
     rng = random.Random(1)
     names = load_dataset("names")
+    tune_gc()  # as `microgpt train` and the engine process do: the graphs are acyclic, the collector only rescans
 
     # 1. a real run, recorded
     trainer = Trainer(names, Config(steps=args.steps))

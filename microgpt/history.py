@@ -19,14 +19,19 @@ What is kept:
   state is kept as a short list of changes, `(step, state)`, one per step after which samples were drawn.
 
 The state policy: a state after every `interval` steps, `interval` starting at MIN_INTERVAL (4); whenever the
-states would exceed their budget (SNAPSHOT_BUDGET, 128 MB: about 1,270 default states) the interval doubles and
+states would exceed their budget (SNAPSHOT_BUDGET, 80 MiB: 833 default states) the interval doubles and
 every state that is not on the new interval is dropped (the history's first state always stays). The states are
 thus always evenly spaced and use between half and all of their budget: a 1,000-step default run keeps 251 states
-(25 MB, a state every 4 steps); a 100,000-step run ends with a state every 128 steps (782 states, 79 MB) next to
-35 MB of records. A jump to step k restores the nearest state before it and replays the steps in between in fused
-mode (at most interval - 1 of them; about 8 ms each at the default size), then step k in its own graph mode. The
-states computed on the way are kept until the jump goes to another segment between two stored states (at most
-interval - 1 of them, 13 MB at interval 128), so moving the shown step by one costs one step, not a segment.
+(24 MiB, a state every 4 steps, next to 0.3 MiB of records); a 100,000-step run ends with a state every 128 steps
+(782 states, 75 MiB) next to 33 MiB of records: about 110 MiB in all, and the process's memory grows by the
+peak, about 80 + 33 + 12 MiB of scratch (benchmarks/history_speed.py measures both). The budget is the smallest
+that still gives a state every 128 steps at 100,000 steps: a larger one would only raise the peak.
+A jump to step k restores the nearest state before it and replays the steps in between in fused mode (at most
+interval - 1 of them), then step k in its own graph mode: at most 4 steps' work in a 1,000-step run, at most 128
+in a 100,000-step one. The states computed on the way are kept until a jump goes to another segment between two
+stored states (at most interval - 1 of them, 12 MiB at interval 128), so moving the shown step by one costs one
+step, not a segment. Recording a step costs a state capture every `interval` steps (about 0.3 ms for the default
+model, 3% of a fused step, so 1% at interval 4) and a few array appends.
 
 Exactness: a replayed step performs exactly the float operations of the original one, from exactly its inputs
 (the weights, the moments and the step number), so its report equals the original bit for bit, except the wall
@@ -53,7 +58,7 @@ from microgpt.state import Matrices, RandomState, TrainerState
 from microgpt.trainer import ENGINES, StepInProgress, Trainer
 
 MIN_INTERVAL = 4  # steps between states at the start of a run
-SNAPSHOT_BUDGET = 128 * 2**20  # bytes of states kept in memory
+SNAPSHOT_BUDGET = 80 * 2**20  # bytes of states kept in memory
 FILE_SNAPSHOT_BUDGET = 8 * 2**20  # bytes of states written into a checkpoint (as base64)
 FORMAT = "microgpt-history"
 VERSION = 1
