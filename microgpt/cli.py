@@ -324,13 +324,13 @@ def run_train(args: argparse.Namespace, out: IO[str]) -> int:
             say(f"{stopped} after step {trainer.step_count} of {steps}; {saved}")
             if interrupted:
                 return EXIT_INTERRUPTED
-        elif save is not None:
-            say(f"saved step {trainer.step_count} to {save}")
         if trainer.done and args.samples:
             out.write(INFERENCE_HEADER + "\n")
             texts = print_samples(lambda: trainer.sample(args.temperature), args.samples, out)
             if log is not None:
                 log.samples(texts, args.temperature)
+        if trainer.done and save is not None:
+            say(f"saved step {trainer.step_count} to {save}")  # after the reference's output, not inside it
         out.flush()
         return 0
     finally:
