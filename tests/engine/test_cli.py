@@ -152,6 +152,26 @@ def test_a_resumed_run_saves_back_to_its_file(capsys: pytest.CaptureFixture[str]
 
 
 @pytest.mark.slow
+def test_resuming_from_a_read_only_folder_says_to_give_save(capsys: pytest.CaptureFixture[str], tiny: str,
+                                                           tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    ckpt = str(folder / "run.json")
+    assert run(capsys, "train", "--dataset", tiny, "--steps", "4", "--until", "2", "--save", ckpt, *SMALL)[0] == 0
+    real_open = os.open
+
+    def read_only_folder(path: str, *args: object) -> int:
+        if str(path).startswith(str(folder)):  # what a read-only folder does, even where tests run as root
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", read_only_folder)
+    code, out, err = run(capsys, "train", "--resume", ckpt)
+    assert code == 2 and out == "" and err.count("\n") == 1 and "give --save PATH to save elsewhere" in err
+    assert "permission denied" in err
+    assert run(capsys, "train", "--resume", ckpt, "--save", str(tmp_path / "run.json"))[0] == 0
+
+
 def test_the_readme_checkpoint_workflow_as_written(capsys: pytest.CaptureFixture[str], tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """README: `train --until 250 --save run.json`, `train --resume run.json`, `sample --resume run.json`."""
