@@ -29,7 +29,7 @@ from microgpt.config import Config
 from microgpt.data import Dataset
 from microgpt.floats import softmax
 from microgpt.model import MODES, Forward, GraphMode, Matrix, Output, Params
-from microgpt.optim import Adam, lr_at, norm
+from microgpt.optim import Adam, norm
 from microgpt.report import (
     BOS_LABEL,
     Attention,
@@ -50,7 +50,9 @@ from microgpt.report import (
     UpdateDetail,
 )
 from microgpt.sampling import generate, top_candidates
+from microgpt.schedule import Schedule
 from microgpt.source import source_span
+from microgpt.state import TrainerState, capture, restore
 
 ENGINES = tuple(MODES)
 NO_GRAPH = GraphCensus(nodes=0, edges=0, depth=0, params=0, constants=0, by_op=(), by_stage=())
@@ -81,6 +83,7 @@ class Trainer:
         self.adam = Adam.zeros(self.params)
         self.step_count = 0
         self.losses: list[float] = []
+        self.schedule = Schedule.plain(config.lr, config.steps)
         self.steps_begun = 0  # numbers the steps begun, so that only the one begun last can advance
 
     @property
@@ -95,9 +98,30 @@ class Trainer:
         self._engine = value
 
     @property
+    def steps(self) -> int:
+        """How many steps the run has: the schedule's length (the config's, unless extended)."""
+        return self.schedule.steps
+
+    @property
     def done(self) -> bool:
         """True once the whole schedule has been trained."""
-        return self.step_count >= self.config.steps
+        return self.step_count >= self.steps
+
+    def extend(self, steps: int) -> None:
+        """Make the run `steps` long from the next step on (ScheduleError unless steps > step_count)."""
+        self.schedule = self.schedule.extend(steps, self.step_count + 1)
+
+    def set_lr(self, lr: float) -> None:
+        """Set the base learning rate from the next step on; the linear decay continues."""
+        self.schedule = self.schedule.set_lr(lr, self.step_count + 1)
+
+    def state(self) -> TrainerState:
+        """Everything the next step depends on, frozen (see microgpt.state)."""
+        return capture(self)
+
+    def restore(self, state: TrainerState) -> None:
+        """Go back (or forward) exactly to a captured state."""
+        restore(self, state)
 
     @property
     def num_params(self) -> int:
@@ -115,7 +139,7 @@ class Trainer:
         A step begun earlier and not finished is abandoned: only the step begun last can advance.
         """
         if self.done:
-            raise TrainingComplete(f"all {self.config.steps} steps are done")
+            raise TrainingComplete(f"all {self.steps} steps are done")
         self.steps_begun += 1
         return StepInProgress(self)
 
@@ -222,7 +246,7 @@ class StepInProgress:
             self._dead = error
             raise TrainingDiverged(
                 f"step {self.number} diverged ({error}): the loss left the range of floats; "
-                f"the learning rate ({self.trainer.config.lr}) is probably too large"
+                f"the learning rate ({self.trainer.schedule.lr}) is probably too large"
             ) from error
         return phase
 
@@ -297,8 +321,8 @@ class StepInProgress:
         grad_norms = {name: norm(g) for name, g in params.grad.items()}
         before = {name: norm(w) for name, w in params.data.items()}
         self._snapshot = {"before": {name: list(w) for name, w in params.data.items()}}
-        self.lr = lr_at(trainer.config, self.number)
-        moved = trainer.adam.update(params, trainer.config, self.number)
+        self.lr = trainer.schedule.lr_at(self.number)
+        moved = trainer.adam.update(params, trainer.config, self.number, self.lr)
         self._snapshot.update(after={name: list(w) for name, w in params.data.items()}, grad=dict(params.grad),
                               m=dict(trainer.adam.m), v=dict(trainer.adam.v))
         self.t_update = time.perf_counter() - t0
@@ -313,7 +337,7 @@ class StepInProgress:
         tokens, targets = token_labels(trainer.dataset, self.tokens, self.n)
         self.report = StepReport(
             step=self.number,
-            steps=trainer.config.steps,
+            steps=trainer.steps,
             loss=loss,
             lr=self.lr,
             engine=self.mode.name,
