@@ -307,8 +307,15 @@ def run_train(args: argparse.Namespace, out: IO[str]) -> int:
     """`microgpt train`."""
     save = save_path(args)
     for path, what in ((save, "checkpoint"), (args.log_json, "JSON log")):
-        if path is not None:
+        if path is None:
+            continue
+        try:
             check_writable(path, what)  # before the dataset and the training: a typo fails at once
+        except AtomicWriteError as error:
+            if path is save and args.save is None:  # the default: back to the --resume file
+                raise UsageError(f"{error} (a resumed run saves back to the file it came from; give --save PATH "
+                                 "to save elsewhere)") from None
+            raise
     trainer = build_trainer(args, say)
     steps = trainer.steps
     until = steps if args.until is None else args.until
@@ -339,13 +346,13 @@ def run_train(args: argparse.Namespace, out: IO[str]) -> int:
             say(f"{why}; {saved}")
             if interrupted:
                 return EXIT_INTERRUPTED
-        elif save is not None:
-            say(f"saved step {trainer.step_count} to {save}")
         if trainer.done and args.samples and not hits:
             out.write(INFERENCE_HEADER + "\n")
             texts = print_samples(lambda: trainer.sample(args.temperature), args.samples, out)
             if log is not None:
                 log.samples(texts, args.temperature)
+        if trainer.done and save is not None and not hits:
+            say(f"saved step {trainer.step_count} to {save}")  # after the reference's output, not inside it
         out.flush()
         return 0
     finally:

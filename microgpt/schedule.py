@@ -122,6 +122,11 @@ class Schedule:
                     return s
         return None
 
+    def status(self) -> str | None:
+        """For a status line: "differs from the reference from step K", or None while the run is a plain one."""
+        step = self.first_difference()
+        return None if step is None else f"differs from the reference from step {step}"
+
     def describe(self) -> str:
         """The schedule's segments and their effect in words, e.g. for a 1000-step run extended to 2000:
 

@@ -136,6 +136,147 @@ def test_until_save_resume_equals_one_straight_run(capsys: pytest.CaptureFixture
     assert second.splitlines()[:3] == straight.splitlines()[:3]  # the header again
 
 
+def test_a_resumed_run_saves_back_to_its_file(capsys: pytest.CaptureFixture[str], tiny: str, tmp_path: Path) -> None:
+    ckpt, other = str(tmp_path / "run.json"), str(tmp_path / "other.json")
+    assert run(capsys, "train", "--dataset", tiny, "--steps", "6", "--until", "2", "--save", ckpt, *SMALL)[0] == 0
+    code, _, err = run(capsys, "train", "--resume", ckpt, "--until", "4")
+    assert code == 0 and read_checkpoint(ckpt).step == 4
+    assert err == f"microgpt: paused after step 4 of 6; saved step 4 to {ckpt}; " \
+                  f"continue with: microgpt train --resume {ckpt}\n"
+    before = Path(ckpt).read_bytes()
+    code, _, err = run(capsys, "train", "--resume", ckpt, "--save", other, "--samples", "0")
+    assert code == 0 and err == f"microgpt: saved step 6 to {other}\n"
+    assert Path(ckpt).read_bytes() == before and read_checkpoint(other).step == 6  # --save says otherwise
+    code, _, err = run(capsys, "train", "--resume", ckpt, "--samples", "0")
+    assert code == 0 and err == f"microgpt: saved step 6 to {ckpt}\n" and read_checkpoint(ckpt).step == 6
+
+
+@pytest.mark.slow
+def test_resuming_from_a_read_only_folder_says_to_give_save(capsys: pytest.CaptureFixture[str], tiny: str,
+                                                           tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    ckpt = str(folder / "run.json")
+    assert run(capsys, "train", "--dataset", tiny, "--steps", "4", "--until", "2", "--save", ckpt, *SMALL)[0] == 0
+    real_open = os.open
+
+    def read_only_folder(path: str, *args: object) -> int:
+        if str(path).startswith(str(folder)):  # what a read-only folder does, even where tests run as root
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", read_only_folder)
+    code, out, err = run(capsys, "train", "--resume", ckpt)
+    assert code == 2 and out == "" and err.count("\n") == 1 and "give --save PATH to save elsewhere" in err
+    assert "permission denied" in err
+    assert run(capsys, "train", "--resume", ckpt, "--save", str(tmp_path / "run.json"))[0] == 0
+
+
+def test_the_readme_checkpoint_workflow_as_written(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """README: `train --until 250 --save run.json`, `train --resume run.json`, `sample --resume run.json`."""
+    monkeypatch.chdir(tmp_path)
+    commands = [line.split()[1:] for line in README_WORKFLOW]
+    code, first, err = run(capsys, *commands[0])
+    assert code == 0 and len(step_lines(first)) == 250 and "saved step 250 to run.json" in err
+    code, second, err = run(capsys, *commands[1])
+    assert code == 0 and step_lines(second)[0].startswith("step  251 / 1000") and len(step_lines(second)) == 750
+    assert err == "microgpt: saved step 1000 to run.json\n"
+    code, sampled, err = run(capsys, *commands[2])
+    assert code == 0 and err == ""
+    assert sampled.splitlines()[0] == "--- samples of run.json: step 1000 of 1000, dataset names, temperature 0.8 ---"
+    trainer = Trainer(load_dataset("names"), Config())
+    for _ in range(1000):
+        trainer.step()
+    expected = []
+    for _ in range(10):
+        text = ""
+        for token in trainer.sample(0.8):
+            text = token.text
+        expected.append(text)
+    assert [line.split(": ", 1)[1] for line in sample_lines(sampled)] == expected  # the step-1000 model
+    assert sample_lines(sampled) == [f"sample {i:2d}: {t}" for i, t in enumerate(expected, 1)]
+
+
+def readme_workflow() -> list[str]:
+    """The README's three checkpoint commands, as written there."""
+    lines = (REPO / "README.md").read_text().splitlines()
+    wanted = ("microgpt train --until 250 --save run.json", "microgpt train --resume run.json",
+              "microgpt sample --resume run.json")
+    found = [line.split("#")[0].strip() for line in lines if line.startswith(wanted)]
+    assert [line.startswith(w) for line, w in zip(found, wanted)] == [True] * 3, found
+    return found[:3]
+
+
+README_WORKFLOW = readme_workflow()
+
+
+def test_resume_with_more_steps_equals_the_uninterrupted_extended_run(capsys: pytest.CaptureFixture[str],
+                                                                       tiny: str, tmp_path: Path) -> None:
+    """10 steps planned, paused at 4, extended to 20, paused at 12, finished: the same as one extended run."""
+    ckpt = str(tmp_path / "run.json")
+    code, first, _ = run(capsys, "train", "--dataset", tiny, "--steps", "10", "--until", "4", "--save", ckpt, *SMALL)
+    assert code == 0
+    code, second, err = run(capsys, "train", "--resume", ckpt, "--steps", "20", "--until", "12")
+    assert code == 0
+    notes = err.splitlines()
+    assert notes[0] == (
+        "microgpt: --steps 20 extends the run from step 5: steps 1-4 used a 10-step schedule and steps 5-20 a "
+        "20-step one; the learning rate jumps from 7.0e-03 to 8.0e-03 at step 5; this run matches neither a 10- nor "
+        "a 20-step run")
+    assert notes[1].startswith("microgpt: paused after step 12 of 20; saved step 12 to") and len(notes) == 2
+    code, third, err = run(capsys, "train", "--resume", ckpt, "--samples", "5")
+    assert code == 0 and err == f"microgpt: saved step 20 to {ckpt}\n"  # said once: resuming again says nothing
+
+    trainer = Trainer(load_dataset(tiny), Config(n_embd=8, n_head=2, block_size=8, steps=10))
+    losses = [trainer.step().loss for _ in range(4)]
+    trainer.extend(20)
+    losses += [trainer.step().loss for _ in range(16)]
+    expected = [f"step {i:4d} / {10 if i <= 4 else 20:4d} | loss {x:.4f}" for i, x in enumerate(losses, 1)]
+    assert step_lines(first) + step_lines(second) + step_lines(third) == expected
+    saved = trainer.state()  # the checkpoint is written before the samples are drawn
+    samples = []
+    for _ in range(5):
+        text = ""
+        for token in trainer.sample(0.5):
+            text = token.text
+        samples.append(text)
+    assert [line.split(": ", 1)[1] for line in sample_lines(third)] == samples
+    resumed = read_checkpoint(ckpt)
+    assert resumed.state == saved  # weights, moments, generators, losses, schedule: every bit
+    assert resumed.schedule.to_json() == [[1, 0.01, 10], [5, 0.01, 20]]
+
+
+def test_a_finished_run_continues_with_more_steps(capsys: pytest.CaptureFixture[str], tiny: str,
+                                                  tmp_path: Path) -> None:
+    ckpt = str(tmp_path / "run.json")
+    assert run(capsys, "train", "--dataset", tiny, "--steps", "3", "--save", ckpt, "--samples", "0", *SMALL)[0] == 0
+    code, out, err = run(capsys, "train", "--resume", ckpt, "--steps", "5", "--samples", "0")
+    assert code == 0 and [line[:16] for line in step_lines(out)] == ["step    4 /    5", "step    5 /    5"]
+    assert "--steps 5 extends the run from step 4" in err and read_checkpoint(ckpt).step == 5
+
+
+def test_log_of_a_resumed_run_drops_a_torn_line_and_unsaved_steps(capsys: pytest.CaptureFixture[str], tiny: str,
+                                                                  tmp_path: Path) -> None:
+    log, ckpt = tmp_path / "log.jsonl", str(tmp_path / "run.json")
+    assert run(capsys, "train", "--dataset", tiny, "--steps", "6", "--until", "2", "--save", ckpt,
+               "--log-json", str(log), *SMALL)[0] == 0
+    assert run(capsys, "train", "--dataset", tiny, "--steps", "6", "--until", "4", "--log-json", str(log), *SMALL,
+               "--resume", ckpt, "--save", str(tmp_path / "later.json"))[0] == 0
+    text = log.read_text()
+    log.write_text(text + '{"step": 5, "steps": 6, "lo')  # steps 3-4 were never saved to run.json; 5 was torn
+    code, _, err = run(capsys, "train", "--resume", ckpt, "--log-json", str(log), "--samples", "2")
+    assert code == 0
+    assert err.splitlines()[0] == f"microgpt: dropped the torn last line of {log} (a write cut short) before appending"
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [r.get("step") for r in records] == [None, 1, 2, 3, 4, 5, 6, None] and "run" in records[0]
+    straight = tmp_path / "straight.jsonl"
+    assert run(capsys, "train", "--dataset", tiny, "--steps", "6", "--samples", "2", "--log-json", str(straight),
+               *SMALL)[0] == 0
+    again = [json.loads(line) for line in straight.read_text().splitlines()]
+    assert [r.get("loss") for r in records] == [r.get("loss") for r in again]
+
+
 def test_sample_from_a_checkpoint(capsys: pytest.CaptureFixture[str], tiny: str, tmp_path: Path) -> None:
     ckpt = str(tmp_path / "run.json")
     code, out, _ = run(capsys, "train", "--dataset", tiny, "--steps", "4", "--save", ckpt, "--samples", "6", *SMALL)

@@ -40,6 +40,8 @@ def test_set_lr_continues_the_decay() -> None:
     assert schedule.steps == 1000 and schedule.lr_at(200) == 0.01 * (1 - 199 / 1000)
     assert schedule.lr_at(201) == 0.1 * (1 - 200 / 1000)
     assert schedule.first_difference() == 201
+    assert schedule.status() == "differs from the reference from step 201"
+    assert Schedule.plain(0.01, 1000).status() is None
     assert schedule.describe().endswith("; the learning rate jumps from 8.0e-03 to 8.0e-02 at step 201; "
                                         "this run differs from a plain 1000-step run from step 201")
 
