@@ -93,3 +93,18 @@ def test_restore_refuses_another_model() -> None:
     with pytest.raises(ValueError, match="shapes"):
         small.restore(wide.state())
     assert everything(small) == before
+
+
+def test_restore_abandons_a_step_in_progress() -> None:
+    trainer = Trainer(Dataset.from_docs(NAMES), SMALL)
+    trainer.step()
+    state = trainer.state()
+    step = trainer.begin_step()
+    step.advance()
+    step.advance()
+    trainer.restore(state)
+    with pytest.raises(RuntimeError, match="abandoned"):
+        step.advance()
+    straight = Trainer(Dataset.from_docs(NAMES), SMALL)
+    straight.step()
+    assert trainer.step().loss == straight.step().loss
