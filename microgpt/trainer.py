@@ -201,6 +201,7 @@ class StepInProgress:
         self._unit: Callable[[StepInProgress], Phase] = StepInProgress._document
         self._dead = ""  # why a unit blew up, once one has
         self._snapshot: dict[str, dict[str, Matrix]] = {}  # the update's before/after, for its detail
+        self._forward_walk: tuple[set[Any], list[Any], int] = (set(), [], 0)  # for details: (seen, walk, losses)
 
     @property
     def finished(self) -> bool:
@@ -397,11 +398,15 @@ class StepInProgress:
         return self.census
 
     def _census_so_far(self) -> GraphCensus:
-        """The graph reachable from the position losses built so far, walked as the loss's walk meets them."""
-        seen: set[Any] = set()
-        order: list[Any] = []
-        for loss in self.position_losses:
+        """The graph reachable from the position losses built so far, walked as the loss's walk meets them.
+
+        Each position's walk goes on from where the last one stopped (kept for the next call: what an earlier
+        position built never changes), so stepping through the forward pass walks the graph once in all.
+        """
+        seen, order, walked = self._forward_walk
+        for loss in self.position_losses[walked:]:
             order += ag.topological_order(loss, seen)
+        self._forward_walk = (seen, order, len(self.position_losses))
         return self.mode.census(order, self.position_losses)
 
     def _backward_detail(self, phase: Phase) -> tuple[BackwardDetail, list[Callable[..., Any]]]:
