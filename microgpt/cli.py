@@ -153,7 +153,8 @@ def add_training_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup
                         help=f"length of the schedule; the learning rate decays to 0 over it (default: {d.steps}); "
                              "with --resume, the run continues as an N-step run from its next step")
     parser.add_argument("--until", type=positive_int, metavar="K",
-                        help="stop (pause) after step K; --resume continues from there")
+                        help="pause after step K of the schedule (`microgpt train` stops there; with --save, "
+                             "--resume continues)")
     parser.add_argument("--seed", type=whole, metavar="S",
                         help=f"seed of the shuffle, the initial weights and sampling (default: {d.seed})")
     parser.add_argument("--engine", choices=ENGINES,
