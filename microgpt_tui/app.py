@@ -1,8 +1,13 @@
-"""The app: five panes over one trainer, driven from the keyboard, fed by the engine process (runner.py)."""
+"""The app: five panes over one trainer, driven from the keyboard, fed by the engine process (runner.py).
+
+The app holds the state the panes draw (the latest snapshot, the sample, the selected head) and turns keys into
+requests to the engine. When the engine process dies, the panes keep their last state, the status line and a
+notification say why, and a small question offers a new engine (from the last checkpoint or from step 0).
+"""
 
 from __future__ import annotations
 
-from dataclasses import replace
+import os
 from typing import ClassVar
 
 from textual import events, on
@@ -12,21 +17,25 @@ from textual.containers import Container
 from textual.reactive import var
 from textual.widgets import Footer, Tab, Tabs
 
+from microgpt.checkpoint import CheckpointError, load_checkpoint
 from microgpt.trainer import ENGINES
 from microgpt_tui.commands import MicroGPTCommands
+from microgpt_tui.engine_process import TrainerLike, fresh_trainer
 from microgpt_tui.messages import (
+    Computing,
+    EngineDied,
     Halted,
     Progress,
-    SampleDrawn,
-    SampleStarted,
+    SamplesDrawn,
     SampleState,
     Saved,
     SaveFailed,
     Snapshot,
 )
 from microgpt_tui.palette import ColorMode
-from microgpt_tui.runner import Runner, TrainerLike
+from microgpt_tui.runner import Runner
 from microgpt_tui.widgets.attention_map import AttentionMap
+from microgpt_tui.widgets.choice_screen import Choice, ChoiceScreen
 from microgpt_tui.widgets.grad_norms import GradNorms
 from microgpt_tui.widgets.graph_census import GraphCensus
 from microgpt_tui.widgets.help_screen import HelpScreen, help_markdown
@@ -72,6 +81,8 @@ class MicroGPTApp(App[None]):
         Binding("l", "next_layer", "Next layer", show=False, tooltip="Show the next layer's attention (wraps)"),
         Binding("m", "toggle_engine", "Mode", tooltip="Switch the graph between fused and atomic (same losses)"),
         Binding("ctrl+s", "save", "Save", tooltip="Save a checkpoint to the --save path"),
+        Binding("r", "restart", "Restart", show=False,
+                tooltip="Restart the run from step 0 with the same seed and settings (asks before losing work)"),
         Binding("question_mark", "help", "Help", tooltip="Every key, and what each pane shows"),
         Binding("q", "quit", "Quit", tooltip="Quit microgpt-tui"),
         *[Binding(key, f"show_pane('{pane}')", f"Pane {key}", show=False,
@@ -99,15 +110,16 @@ class MicroGPTApp(App[None]):
         fps: float = 3.0,
         save_path: str = DEFAULT_SAVE_PATH,
         color_mode: ColorMode = "256",
-        sample_delay: float = 0.08,
     ) -> None:
         super().__init__()
         self.trainer_config = trainer.config
         self.dataset = trainer.dataset
+        self.first_engine = trainer.engine  # a restart from step 0 takes the settings the run started with
         self.save_path = save_path
         self.start_paused = paused
         self.redraws_per_second = fps
-        self.runner = Runner(trainer, self.post_message, fps=fps, sample_delay=sample_delay)
+        self.engine_death = ""  # why the engine process died; "" while it lives
+        self.runner = Runner(trainer, self.post_message, fps=fps)
         self.set_reactive(MicroGPTApp.color_mode, color_mode)
         if color_mode in ("16", "none"):
             self.theme = "ansi-dark"  # the terminal's own 16 colours and background, not approximations of RGB
@@ -199,19 +211,78 @@ class MicroGPTApp(App[None]):
         if snapshot.running and status.notice:
             status.notice = ""
 
-    def on_sample_started(self, message: SampleStarted) -> None:
-        """A new sample replaces the old one; attention follows the sample."""
-        self.sample = SampleState(message.sample_id, message.temperature)
-        self._sample_end_step = None
+    def on_samples_drawn(self, message: SamplesDrawn) -> None:
+        """New samples: the newest is shown whole, and the attention pane follows it until the next step."""
+        if not message.samples:
+            return
+        newest = message.samples[-1]
+        self.sample = SampleState(newest.sample_id, newest.temperature, newest.tokens)
+        self._sample_end_step = newest.step
         self.showing_sample = True
 
-    def on_sample_drawn(self, message: SampleDrawn) -> None:
-        """One more token of the current sample."""
-        if self.sample is None or message.sample_id != self.sample.sample_id:
-            return
-        self.sample = replace(self.sample, tokens=(*self.sample.tokens, message.token))
-        if message.token.is_end:
-            self._sample_end_step = self.snapshot.step if self.snapshot is not None else 0
+    def on_computing(self, message: Computing) -> None:
+        """A step has begun that may take a while: the status line counts the seconds."""
+        self.query_one(StatusBar).start_computing(message.step)
+
+    def on_engine_died(self, message: EngineDied) -> None:
+        """The engine process is gone: keep the panes, say why, and offer a new engine or to quit."""
+        self.engine_death = message.reason
+        self._wants_running = False
+        status = self.query_one(StatusBar)
+        status.death = message.reason
+        status.pending = ""
+        self.notify(f"{message.reason}. The panes keep its last state; r restarts it.",
+                    title="the engine stopped", severity="error", timeout=30)
+        self.offer_restart()
+
+    def offer_restart(self) -> None:
+        """Ask how to go on after the engine's death: from the last checkpoint, from step 0, or quit."""
+        choices = []
+        checkpoint = self.restart_checkpoint()
+        if checkpoint is not None:
+            choices.append(Choice(("c",), f"restart from the checkpoint {checkpoint}", "checkpoint"))
+        choices += [Choice(("0", "r"), "restart from step 0 (same seed and settings)", "zero"),
+                    Choice(("q",), "quit", "quit")]
+        self.push_screen(ChoiceScreen("the engine stopped", self.engine_death, choices,
+                                      other="look at the panes (r restarts later)", alarm=True),
+                         self._after_death_choice)
+
+    def _after_death_choice(self, choice: str | None) -> None:
+        if choice == "checkpoint":
+            self.restart_engine(from_checkpoint=True)
+        elif choice == "zero":
+            self.restart_engine(from_checkpoint=False)
+        elif choice == "quit":
+            self.exit()
+
+    def restart_checkpoint(self) -> str | None:
+        """The checkpoint a new engine can start from: the file saves go to, if there is one."""
+        return self.save_path if os.path.isfile(self.save_path) else None
+
+    def restart_engine(self, *, from_checkpoint: bool) -> None:
+        """Start a new engine process (after a death): from the last checkpoint, or from step 0."""
+        trainer: TrainerLike
+        if from_checkpoint:
+            path = self.restart_checkpoint()
+            try:
+                if path is None:
+                    raise CheckpointError(f"there is no checkpoint at {self.save_path}")
+                trainer = load_checkpoint(path)
+                if trainer.config != self.trainer_config or trainer.dataset.docs != self.dataset.docs:
+                    raise CheckpointError(f"{path} holds another run (another dataset or configuration)")
+            except CheckpointError as error:
+                self.notify(str(error), title="no restart from the checkpoint", severity="error", timeout=10)
+                return
+        else:
+            trainer = fresh_trainer(self.dataset, self.trainer_config, self.first_engine)
+        self.runner.restart(trainer)
+        self.engine_death = ""
+        self._wants_running = False
+        status = self.query_one(StatusBar)
+        status.death = status.notice = ""
+        where = f"step {trainer.step_count}" + (f" of {self.save_path}" if from_checkpoint else "")
+        self.notify(f"a new engine starts from {where}, paused: space runs it", title="engine restarted",
+                    timeout=6)
 
     def on_saved(self, message: Saved) -> None:
         """Say where the checkpoint went."""
@@ -232,8 +303,26 @@ class MicroGPTApp(App[None]):
 
     # -- actions --------------------------------------------------------------------------------------------------
 
+    def engine_alive(self) -> bool:
+        """True while the engine process lives; after its death, offer a new one instead (and say False)."""
+        if not self.engine_death:
+            return True
+        self.offer_restart()
+        return False
+
+    def action_restart(self) -> None:
+        """Restart the run from step 0 (after the engine's death: a new engine)."""
+        if self.engine_death:
+            self.offer_restart()
+            return
+        self.runner.restart_run()
+        self._wants_running = False
+        self.notify("the run starts again from step 0 (same seed and settings), paused", timeout=4)
+
     def action_toggle_run(self) -> None:
         """Run if paused, pause if running."""
+        if not self.engine_alive():
+            return
         status = self.query_one(StatusBar)
         if self._wants_running:
             self._wants_running = False
@@ -248,6 +337,8 @@ class MicroGPTApp(App[None]):
 
     def action_step(self) -> None:
         """Pause if running, then one more step (presses add up)."""
+        if not self.engine_alive():
+            return
         self._wants_running = False
         self.query_one(StatusBar).pending = "stepping…"
         self.runner.step(1)
@@ -267,7 +358,9 @@ class MicroGPTApp(App[None]):
 
     def action_sample(self) -> None:
         """Draw a new name at the current temperature."""
-        self.runner.sample(self.temperature / 10)
+        if not self.engine_alive():
+            return
+        self.runner.sample(self.temperature / 10, 1)
 
     def action_next_head(self) -> None:
         """Show the next attention head (wrapping)."""
@@ -279,12 +372,16 @@ class MicroGPTApp(App[None]):
 
     def action_toggle_engine(self) -> None:
         """Switch the graph mode of the following steps between fused and atomic."""
+        if not self.engine_alive():
+            return
         self._wants_engine = ENGINES[(ENGINES.index(self._wants_engine) + 1) % len(ENGINES)]
         self.runner.set_engine(self._wants_engine)
         self.notify(f"graph mode: {self._wants_engine} (from the next step)", timeout=2)
 
     def action_save(self) -> None:
         """Save a checkpoint to the --save path."""
+        if not self.engine_alive():
+            return
         self.query_one(StatusBar).saved = "saving…"
         self.runner.save(self.save_path)
 

@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 async def shoot(path: Path) -> None:
     """Train, switch modes for one step, sample, and save the screen as SVG."""
-    app = MicroGPTApp(Trainer(load_dataset("names"), Config()), paused=True, color_mode="256", sample_delay=0.0)
+    app = MicroGPTApp(Trainer(load_dataset("names"), Config()), paused=True, color_mode="256")
 
     async def until(condition: object, timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout

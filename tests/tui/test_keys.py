@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+import signal
 import time
 
 import pytest
@@ -15,6 +17,7 @@ from microgpt.sampling import softmax_probs, top_candidates
 from microgpt.trainer import Trainer
 from microgpt_tui.app import next_speed_cap
 from microgpt_tui.widgets.attention_map import AttentionMap
+from microgpt_tui.widgets.choice_screen import ChoiceScreen
 from microgpt_tui.widgets.help_screen import HelpScreen
 from microgpt_tui.widgets.pane import Pane
 from microgpt_tui.widgets.sampler import Sampler
@@ -145,7 +148,7 @@ async def test_temperature_keys_move_in_tenths_within_bounds(trainer, make_app, 
         assert "temperature 0.70" in str(sampler.border_title)  # never 0.7999...
 
 
-async def test_sample_draws_a_name_token_by_token(trainer, make_app, ready, until):
+async def test_sample_draws_a_whole_name(trainer, make_app, ready, until):
     app = make_app(trainer)
     async with app.run_test(size=(100, 32)) as pilot:
         await ready(pilot)
@@ -161,16 +164,6 @@ async def test_sample_draws_a_name_token_by_token(trainer, make_app, ready, unti
         labels, rows = attention.current()
         assert len(rows) == len(tokens) and labels[0] == "·"
         assert all(len(row) == i + 1 for i, row in enumerate(rows))
-
-
-async def test_samples_are_animated_one_token_at_a_time(trainer, make_app, ready, until):
-    app = make_app(trainer, sample_delay=0.05)
-    async with app.run_test(size=(100, 32)) as pilot:
-        await ready(pilot)
-        await pilot.press("g")
-        await until(pilot, lambda: app.sample is not None and len(app.sample.tokens) >= 1, what="a first token")
-        assert not app.sample.finished or len(app.sample.tokens) == 1
-        await until(pilot, lambda: app.sample.finished, what="the whole sample")
 
 
 async def test_temperature_change_recomputes_the_current_position_without_drawing(trainer, make_app, ready, until):
@@ -418,3 +411,55 @@ async def test_every_colour_mode_renders(trainer, make_app, ready, steps, mode):
         rows = [line.plain for line in attention.render().renderables]
         shaded = any(ch in "".join(rows) for ch in "░▒▓█")
         assert shaded == (mode in ("16", "none"))
+
+
+async def test_the_engines_death_is_said_and_a_new_engine_starts(trainer, make_app, ready, until, steps, tmp_path):
+    app = make_app(trainer, save_path=str(tmp_path / "run.json"))
+    async with app.run_test(size=(100, 32)) as pilot:
+        await ready(pilot)
+        await steps(pilot, 3)
+        await pilot.press("ctrl+s")
+        status = app.query_one(StatusBar)
+        await until(pilot, lambda: status.saved == "saved step 3", what="the save")
+        await steps(pilot, 2)
+        await pilot.press("space")
+        await until(pilot, lambda: app.snapshot.running, what="training to run")
+        shown = app.query_one("#loss", Pane).render().renderables[0].plain
+        old_pid = app.runner.pid
+        os.kill(old_pid, signal.SIGKILL)
+        await until(pilot, lambda: isinstance(app.screen, ChoiceScreen), what="the question after the death")
+        line = status.render().plain
+        assert "engine stopped" in line and "running" not in line and "steps/s" not in line
+        assert "killed by signal 9 (SIGKILL)" in line
+        assert any("the engine process was killed by signal 9 (SIGKILL)" in str(n.message) and n.severity == "error"
+                   for n in app._notifications)
+        assert app.query_one("#loss", Pane).render().renderables[0].plain == shown  # the panes keep their state
+        assert app.snapshot.report is not None
+        question = app.screen.query_one("#choices").render()
+        assert "restart from the checkpoint" in str(question) and "step 0" in str(question)
+        await pilot.press("x")  # any other key: stay and look
+        assert not isinstance(app.screen, ChoiceScreen)
+        await pilot.press("n")  # a key that needs the engine asks again
+        assert isinstance(app.screen, ChoiceScreen)
+        await pilot.press("c")  # from the checkpoint of step 3, in a new process
+        await until(pilot, lambda: app.runner.alive and app.snapshot.step == 3 and app.snapshot.commands == 0,
+                    what="the new engine's first snapshot")
+        assert app.runner.pid != old_pid
+        assert "engine stopped" not in status.render().plain and "paused" in status.render().plain
+        await steps(pilot, 1)
+        headless = Trainer(trainer.dataset, Config())
+        assert list(app.snapshot.losses) == [headless.step().loss for _ in range(4)]
+
+
+async def test_after_a_death_a_new_engine_can_start_from_step_zero(trainer, make_app, ready, until, steps):
+    app = make_app(trainer)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        await steps(pilot, 2)
+        app.runner._process.terminate()
+        await until(pilot, lambda: isinstance(app.screen, ChoiceScreen), what="the question")
+        assert "killed by signal 15 (SIGTERM)" in app.engine_death
+        await pilot.press("0")
+        await until(pilot, lambda: app.runner.alive and app.snapshot.step == 0, what="a new engine at step 0")
+        await steps(pilot, 1)
+        assert app.snapshot.losses == (Trainer(trainer.dataset, Config()).step().loss,)
