@@ -8,6 +8,7 @@ notification say why, and a small question offers a new engine (from the last ch
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import ClassVar
 
 from textual import events, on
@@ -39,7 +40,9 @@ from microgpt_tui.widgets.choice_screen import Choice, ChoiceScreen
 from microgpt_tui.widgets.grad_norms import GradNorms
 from microgpt_tui.widgets.graph_census import GraphCensus
 from microgpt_tui.widgets.help_screen import HelpScreen, help_markdown
+from microgpt_tui.widgets.input_screen import InputScreen
 from microgpt_tui.widgets.loss_chart import LossChart
+from microgpt_tui.widgets.model_line import ModelLine
 from microgpt_tui.widgets.pane import Pane
 from microgpt_tui.widgets.sampler import TEMPERATURE_TENTHS, Sampler
 from microgpt_tui.widgets.status_bar import StatusBar
@@ -90,6 +93,12 @@ class MicroGPTApp(App[None]):
           for pane, key in PANES],
     ]
 
+    # Actions without a key, offered by name in the command palette: (name, what it does, action).
+    PALETTE: ClassVar[tuple[tuple[str, str, str], ...]] = (
+        ("Run to step…", "train, then pause after the step you give", "run_to"),
+        ("Save as…", "save a checkpoint to a path you choose (later ctrl+s saves go there too)", "save_as"),
+    )
+
     # The app's state, bound to the panes (data_bind). `var`: the app itself draws nothing, so a change repaints
     # only the panes that show it, never the whole screen.
     snapshot: var[Snapshot | None] = var(None)
@@ -110,6 +119,8 @@ class MicroGPTApp(App[None]):
         fps: float = 3.0,
         save_path: str = DEFAULT_SAVE_PATH,
         color_mode: ColorMode = "256",
+        until: int | None = None,
+        speed: float | None = None,
     ) -> None:
         super().__init__()
         self.trainer_config = trainer.config
@@ -117,6 +128,9 @@ class MicroGPTApp(App[None]):
         self.first_engine = trainer.engine  # a restart from step 0 takes the settings the run started with
         self.save_path = save_path
         self.start_paused = paused
+        self.start_until = until  # train and pause after this step (--until), from the first run
+        self.start_speed = speed  # steps-per-second cap to start with (--speed)
+        self.saved_step = trainer.step_count  # the step saved last (or resumed from): quitting before it is safe
         self.redraws_per_second = fps
         self.engine_death = ""  # why the engine process died; "" while it lives
         self.runner = Runner(trainer, self.post_message, fps=fps)
@@ -132,6 +146,7 @@ class MicroGPTApp(App[None]):
     def compose(self) -> ComposeResult:
         """Status line, tabs (small terminals only), the five panes, footer."""
         yield StatusBar(self.dataset.name, id="status").data_bind(MicroGPTApp.snapshot)
+        yield ModelLine(self.trainer_config, self.dataset, id="model")
         yield Tabs(*[Tab(f"{key} {PANE_TITLES[pane]}", id=f"tab-{pane}") for pane, key in PANES], id="tabs")
         with Container(id="panes"):
             yield LossChart(self.dataset.vocab_size, id="loss").data_bind(MicroGPTApp.snapshot,
@@ -156,7 +171,17 @@ class MicroGPTApp(App[None]):
     def on_ready(self) -> None:
         """Once the first frame is on screen: listen to the engine, and train unless asked to start paused."""
         self.runner.start()
+        if self.start_speed is not None:
+            self.runner.set_speed(self.start_speed)
         if not self.start_paused:
+            self._run()
+
+    def _run(self) -> None:
+        """Train: up to --until the first time it is given, else on and on."""
+        if self.start_until is not None:
+            self.runner.run_until(self.start_until)
+            self.start_until = None
+        else:
             self.runner.run()
 
     def on_resize(self, event: events.Resize) -> None:
@@ -205,6 +230,7 @@ class MicroGPTApp(App[None]):
             self._wants_engine = snapshot.engine
             status.pending = ""
         self.snapshot = snapshot
+        self.query_one(ModelLine).engine = snapshot.engine
         if (self.showing_sample and self.sample is not None and self.sample.finished
                 and self._sample_end_step is not None and snapshot.step != self._sample_end_step):
             self.showing_sample = False
@@ -276,6 +302,7 @@ class MicroGPTApp(App[None]):
         else:
             trainer = fresh_trainer(self.dataset, self.trainer_config, self.first_engine)
         self.runner.restart(trainer)
+        self.saved_step = trainer.step_count
         self.engine_death = ""
         self._wants_running = False
         status = self.query_one(StatusBar)
@@ -286,6 +313,7 @@ class MicroGPTApp(App[None]):
 
     def on_saved(self, message: Saved) -> None:
         """Say where the checkpoint went."""
+        self.saved_step = message.step
         self.query_one(StatusBar).saved = f"saved step {message.step}"
         self.notify(f"checkpoint of step {message.step} saved to {message.path}", timeout=4)
 
@@ -310,14 +338,76 @@ class MicroGPTApp(App[None]):
         self.offer_restart()
         return False
 
+    def unsaved_steps(self) -> int:
+        """Steps trained since the last save (or since the run was resumed); 0 when nothing would be lost."""
+        if self.snapshot is None or self.engine_death:
+            return 0
+        return 0 if self.snapshot.step == self.saved_step else self.snapshot.step
+
+    def ask_first(self, what: str, keys: tuple[str, ...], then: str, action: Callable[[], object]) -> None:
+        """Do `action` at once, or, when steps since the last save would be lost, after a yes."""
+        if not self.unsaved_steps():
+            action()
+            return
+        last = f"the last save is of step {self.saved_step}" if self.saved_step else "nothing is saved yet"
+        body = f"step {self.snapshot.step if self.snapshot else 0} is not saved ({last}; ctrl+s saves)."
+
+        def answered(choice: str | None) -> None:
+            if choice == "yes":
+                action()
+
+        self.push_screen(ChoiceScreen(what, body, [Choice(keys, then, "yes")], id=f"ask-{keys[0]}"), answered)
+
     def action_restart(self) -> None:
-        """Restart the run from step 0 (after the engine's death: a new engine)."""
+        """Restart the run from step 0, asking first when unsaved steps would be lost (after a death: a new
+        engine)."""
         if self.engine_death:
             self.offer_restart()
             return
+        self.ask_first("restart from step 0?", ("y", "r"), "restart from step 0 (same seed and settings)",
+                       self._restart_run)
+
+    def _restart_run(self) -> None:
         self.runner.restart_run()
+        self.saved_step = 0
         self._wants_running = False
         self.notify("the run starts again from step 0 (same seed and settings), paused", timeout=4)
+
+    def action_run_to(self) -> None:
+        """Ask for a step, then train and pause after it."""
+        if not self.engine_alive() or self.snapshot is None:
+            return
+        step, steps = self.snapshot.step, self.snapshot.steps
+
+        def check(text: str) -> str | None:
+            if not text.isdigit() or not step < int(text) <= steps:
+                return f"a step after {step}, at most {steps} (the schedule's length)"
+            return None
+
+        def answered(text: str | None) -> None:
+            if text:
+                self._wants_running = True
+                self.query_one(StatusBar).pending = "starting…"
+                self.runner.run_until(int(text))
+
+        self.push_screen(InputScreen("run to step…", f"Train and pause after step (now at step {step}):",
+                                     value=str(min(steps, step + 100)), check=check), answered)
+
+    def action_save_as(self) -> None:
+        """Ask for a path, then save there (later saves go there too)."""
+        if not self.engine_alive():
+            return
+
+        def check(text: str) -> str | None:
+            return None if text else "a file name, e.g. run.json"
+
+        def answered(path: str | None) -> None:
+            if path:
+                self.save_path = path
+                self.action_save()
+
+        self.push_screen(InputScreen("save as…", "Save a checkpoint to (later ctrl+s saves go there too):",
+                                     value=self.save_path, check=check), answered)
 
     def action_toggle_run(self) -> None:
         """Run if paused, pause if running."""
@@ -333,7 +423,7 @@ class MicroGPTApp(App[None]):
         else:
             self._wants_running = True
             status.pending = "starting…"
-            self.runner.run()
+            self._run()
 
     def action_step(self) -> None:
         """Pause if running, then one more step (presses add up)."""
@@ -417,6 +507,13 @@ class MicroGPTApp(App[None]):
         return "ctrl+" + label[1:] if label.startswith("^") else label
 
     async def action_quit(self) -> None:
+        """Leave, asking first when unsaved steps would be lost (q, ctrl+q and the palette all come here)."""
+        if self.screen.id == "ask-q":  # asked already: the same key again means yes
+            self.quit_now()
+            return
+        self.ask_first("quit?", ("q", "y", "ctrl+q"), "quit without saving", self.quit_now)
+
+    def quit_now(self) -> None:
         """Stop the engine and leave."""
         self.runner.stop()
         self.exit()

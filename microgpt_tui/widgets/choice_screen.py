@@ -46,8 +46,8 @@ class ChoiceScreen(ModalScreen[str | None]):
     """
 
     def __init__(self, title: str, body: str, choices: Sequence[Choice], *, other: str = "stay",
-                 alarm: bool = False) -> None:
-        super().__init__(classes="" if alarm else "-calm")
+                 alarm: bool = False, id: str | None = None) -> None:
+        super().__init__(id=id, classes="" if alarm else "-calm")
         self.title_text = title
         self.body = body
         self.choices = tuple(choices)

@@ -162,6 +162,8 @@ def test_starts_with_few_or_no_colours(terminal, how):
     term.wait_for(r"step +2 / 1000")
     term.wait_for(r"[░▒▓█]")  # the attention map in shade characters
     term.press("q")
+    term.wait_for(r"step 2 is not saved")  # unsaved steps: q asks first, and q again quits
+    term.press("q")
     term.wait_for(r"EXIT=0")
 
 

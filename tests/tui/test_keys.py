@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import signal
 import time
 
@@ -350,8 +351,9 @@ async def test_every_action_is_in_the_command_palette(trainer, make_app, ready, 
 
         provider = MicroGPTCommands(app.screen)
         names = [name for name, _, _ in provider._commands()]
-        actions = {b.action for b in app.BINDINGS}
+        actions = {b.action for b in app.BINDINGS} | {action for _, _, action in app.PALETTE}
         assert len(names) == len(actions)
+        assert {"Run to step…", "Save as…"} <= set(names)
         await pilot.press("ctrl+p")
         await pilot.press(*"draw a new name")
         commands = app.screen.query_one(CommandList)
@@ -382,12 +384,161 @@ async def test_pane_keys_focus_and_small_terminals_use_tabs(trainer, make_app, r
 
 
 async def test_quit_stops_the_engine(trainer, make_app, ready):
-    app = make_app(trainer, paused=False)
+    app = make_app(trainer)
     async with app.run_test(size=(100, 32)) as pilot:
         await ready(pilot)
-        await pilot.press("q")
+        await pilot.press("q")  # nothing trained since the start: nothing to lose, no question
+        await pilot.pause()
     assert not app.is_running
     assert not app.runner.alive
+
+
+@pytest.mark.parametrize("key, yes", [("q", "q"), ("q", "y"), ("ctrl+q", "ctrl+q")])
+async def test_quitting_with_unsaved_steps_asks_first(trainer, make_app, ready, until, steps, key, yes):
+    app = make_app(trainer)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await ready(pilot)
+        await steps(pilot, 2)
+        await pilot.press(key)
+        assert isinstance(app.screen, ChoiceScreen) and "step 2 is not saved" in str(app.screen.body)
+        await pilot.press("x")  # anything else stays
+        assert not isinstance(app.screen, ChoiceScreen) and app.is_running
+        await pilot.press(key)
+        await pilot.press(yes)
+        await pilot.pause()
+    assert not app.is_running and not app.runner.alive
+
+
+async def test_the_palette_quit_asks_too_and_a_save_makes_quitting_safe(trainer, make_app, ready, until, steps,
+                                                                          tmp_path):
+    app = make_app(trainer, save_path=str(tmp_path / "run.json"))
+    async with app.run_test(size=(100, 32)) as pilot:
+        await ready(pilot)
+        await steps(pilot, 1)
+        await app.action_quit()  # what the palette's "Quit" runs
+        await pilot.pause()
+        assert isinstance(app.screen, ChoiceScreen)
+        await pilot.press("escape")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: app.saved_step == 1, what="the save")
+        await pilot.press("q")
+        await pilot.pause()
+    assert not app.is_running
+
+
+async def test_r_restarts_from_step_zero_asking_first(trainer, make_app, ready, until, steps):
+    app = make_app(trainer)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await ready(pilot)
+        await steps(pilot, 3)
+        await pilot.press("r")
+        assert isinstance(app.screen, ChoiceScreen)
+        await pilot.press("n")  # not a yes: nothing happens
+        await settled(pilot, app)
+        assert app.snapshot.step == 3
+        await pilot.press("r", "y")
+        await until(pilot, lambda: app.snapshot.step == 0 and app.snapshot.losses == (), what="step 0")
+        await pilot.press("r")  # nothing to lose now: no question
+        assert not isinstance(app.screen, ChoiceScreen)
+        await steps(pilot, 2)
+        headless = Trainer(trainer.dataset, Config())
+        assert list(app.snapshot.losses) == [headless.step().loss, headless.step().loss]
+
+
+async def test_a_finished_run_still_samples_saves_and_switches_heads(names, make_app, ready, until, tmp_path):
+    app = make_app(Trainer(names, Config(steps=3)), save_path=str(tmp_path / "run.json"))
+    async with app.run_test(size=(100, 32)) as pilot:
+        await ready(pilot)
+        await pilot.press("space")
+        await until(pilot, lambda: app.snapshot.finished and not app.snapshot.running, what="the end")
+        assert "finished" in app.query_one(StatusBar).render().plain
+        await pilot.press("g", "h", "ctrl+s")
+        await until(pilot, lambda: app.sample is not None and app.saved_step == 3, what="a sample and a save")
+        assert app.query_one(AttentionMap).attn_head == 1
+        assert load_checkpoint(tmp_path / "run.json").step_count == 3
+
+
+async def test_until_trains_and_pauses_after_that_step_and_speed_starts_capped(trainer, make_app, until):
+    app = make_app(trainer, paused=False, until=6, speed=50.0)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await until(pilot, lambda: app.snapshot is not None and app.snapshot.step == 6
+                    and not app.snapshot.running, what="the pause after step 6")
+        assert app.snapshot.speed_cap == 50.0
+        status = app.query_one(StatusBar).render().plain
+        assert "paused" in status and "(cap 50)" in status
+
+
+async def test_run_to_step_from_the_palette(trainer, make_app, ready, until):
+    from microgpt_tui.widgets.input_screen import InputScreen
+
+    app = make_app(trainer)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await ready(pilot)
+        await pilot.press("ctrl+p", *"run to step")
+        commands = app.screen.query_one(CommandList)
+        await until(pilot, lambda: commands.option_count > 0, what="the palette's hits")
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, InputScreen), what="the question")
+        await pilot.press(*["backspace"] * 5, "0", "enter")
+        assert isinstance(app.screen, InputScreen)  # step 0 is refused: it says why
+        assert "a step after 0" in str(app.screen.query_one("#error").render())
+        await pilot.press("backspace", "4", "enter")
+        await until(pilot, lambda: app.snapshot.step == 4 and not app.snapshot.running, what="step 4, paused")
+
+
+async def test_save_as_from_the_palette(trainer, make_app, ready, until, steps, tmp_path):
+    from microgpt_tui.widgets.input_screen import InputScreen
+
+    app = make_app(trainer)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await ready(pilot)
+        await steps(pilot, 1)
+        app.action_save_as()
+        await until(pilot, lambda: isinstance(app.screen, InputScreen), what="the question")
+        app.screen.query_one("#value").value = str(tmp_path / "chosen.json")
+        await pilot.press("enter")
+        await until(pilot, lambda: app.saved_step == 1, what="the save")
+    assert load_checkpoint(tmp_path / "chosen.json").step_count == 1
+
+
+async def test_the_model_line_says_what_is_trained(trainer, make_app, ready, until):
+    app = make_app(trainer)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await ready(pilot)
+        line = app.query_one("#model").render().plain
+        assert line == ("1 layer · width 16 · 4 heads · block 16 · 4,192 params · names: 5,163 docs · seed 42 · "
+                        "fused")
+        await pilot.press("m")
+        await until(pilot, lambda: app.query_one("#model").render().plain.endswith("atomic"), what="the mode")
+
+
+class _Slow:
+    """A trainer whose steps take `seconds` each."""
+
+    def __init__(self, trainer, seconds):
+        self._trainer, self._seconds = trainer, seconds
+
+    def __getattr__(self, name):
+        return getattr(self._trainer, name)
+
+    def step(self):
+        time.sleep(self._seconds)
+        return self._trainer.step()
+
+
+async def test_a_slow_step_is_counted_on_the_status_line_and_slow_rates_are_shown(trainer, make_app, ready, until):
+    app = make_app(_Slow(trainer, 0.7))
+    async with app.run_test(size=(120, 32)) as pilot:
+        await ready(pilot)
+        status = app.query_one(StatusBar)
+        await pilot.press("n")
+        await until(pilot, lambda: "computing step 1… 0." in status.render().plain, what="the count")
+        await until(pilot, lambda: app.snapshot.step == 1, what="step 1")
+        assert "computing" not in status.render().plain
+        await pilot.press("space")
+        await until(pilot, lambda: app.snapshot.steps_per_second is not None, what="a rate", timeout=30)
+        assert re.search(r" [01]\.\d steps/s", status.render().plain)  # about 1.4 a second, never "—"
+        await until(pilot, lambda: "computing step" in status.render().plain, what="the count while running")
 
 
 async def test_nothing_breaks_in_a_tiny_terminal(trainer, make_app, ready, steps):
