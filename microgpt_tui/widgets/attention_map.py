@@ -135,6 +135,9 @@ map as large as the screen.
         """(columns, lines) of one cell: as large as the pane allows for a block-size document, at least 2x1."""
         columns = max(2, label_width, (width - label_width - 2) // self.block_size)
         lines = max(1, min((height - 4) // self.block_size, columns // 2))  # a terminal cell is about 1:2
+        if (height - 4) // lines < self.block_size:  # rows may scroll: leave room for "rows 3-16 of 16"
+            suffix = len(f" rows {self.block_size}-{self.block_size} of {self.block_size}")
+            columns = max(2, label_width, (width - label_width - 2 - suffix) // self.block_size)
         return columns, lines
 
     def build_lines(self, width: int, height: int) -> list[Text]:

@@ -164,7 +164,8 @@ you press `g` or `G`. Early in training the top candidates are nearly uniform; l
         blocks = [self._group_lines(group, width) for group in groups(self.samples)]
         newest = blocks.pop()
         tokens = self.newest_tokens
-        room = max(0, height - len(newest))
+        listed = min(sum(len(block) for block in blocks), max(0, (height - len(newest)) // 2))
+        room = max(0, height - len(newest) - listed)  # the newest's positions; up to half the rest for the list
         detail = [self._row(t, tokens, t is tokens[-1], width) for t in tokens[len(tokens) - room:]] if room else []
         older: list[Text] = []
         for block in reversed(blocks):
