@@ -19,6 +19,7 @@ from textual.reactive import var
 from textual.widgets import Footer, Tab, Tabs
 
 from microgpt.checkpoint import CheckpointError, load_checkpoint
+from microgpt.model import matrix_shapes
 from microgpt.trainer import ENGINES
 from microgpt_tui.commands import MicroGPTCommands
 from microgpt_tui.engine_process import TrainerLike, fresh_trainer
@@ -27,8 +28,8 @@ from microgpt_tui.messages import (
     EngineDied,
     Halted,
     Progress,
+    Sample,
     SamplesDrawn,
-    SampleState,
     Saved,
     SaveFailed,
     Snapshot,
@@ -38,13 +39,13 @@ from microgpt_tui.runner import Runner
 from microgpt_tui.widgets.attention_map import AttentionMap
 from microgpt_tui.widgets.choice_screen import Choice, ChoiceScreen
 from microgpt_tui.widgets.grad_norms import GradNorms
-from microgpt_tui.widgets.graph_census import GraphCensus
-from microgpt_tui.widgets.help_screen import HelpScreen, help_markdown
+from microgpt_tui.widgets.graph_pane import GraphPane
+from microgpt_tui.widgets.help_screen import HelpScreen
 from microgpt_tui.widgets.input_screen import InputScreen
 from microgpt_tui.widgets.loss_chart import LossChart
 from microgpt_tui.widgets.model_line import ModelLine
 from microgpt_tui.widgets.pane import Pane
-from microgpt_tui.widgets.sampler import TEMPERATURE_TENTHS, Sampler
+from microgpt_tui.widgets.sampler import MAX_SAMPLES, TEMPERATURE_TENTHS, Sampler
 from microgpt_tui.widgets.status_bar import StatusBar
 
 SPEED_CAPS: tuple[float, ...] = (0.5, 1, 2, 5, 10, 20, 50, 100, 200)  # steps/s; beyond the last: unlimited
@@ -67,6 +68,7 @@ class MicroGPTApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "microgpt-tui"
     COMMANDS = App.COMMANDS | {MicroGPTCommands}
+    ALLOW_IN_MAXIMIZED_VIEW = "Footer, StatusBar"  # a maximised pane keeps the status line
 
     BINDINGS: ClassVar[list[BindingType]] = [  # in the help's order; the footer shows those with show=True
         Binding("space", "toggle_run", "Run/pause", tooltip="Start training, or pause after the current step"),
@@ -80,6 +82,7 @@ class MicroGPTApp(App[None]):
         Binding("minus,underscore", "temperature(-1)", "temp-", tooltip="Lower the sampling temperature by 0.1",
                 group=Binding.Group("temp", compact=True)),
         Binding("g", "sample", "Sample", tooltip="Draw a new name from the current weights, token by token"),
+        Binding("G", "sample(10)", "Sample ten", show=False, tooltip="Sample ten names at once"),
         Binding("h", "next_head", "Next head", show=False, tooltip="Show the next attention head (wraps)"),
         Binding("l", "next_layer", "Next layer", show=False, tooltip="Show the next layer's attention (wraps)"),
         Binding("m", "toggle_engine", "Mode", tooltip="Switch the graph between fused and atomic (same losses)"),
@@ -88,6 +91,7 @@ class MicroGPTApp(App[None]):
                 tooltip="Restart the run from step 0 with the same seed and settings (asks before losing work)"),
         Binding("question_mark", "help", "Help", tooltip="Every key, and what each pane shows"),
         Binding("q", "quit", "Quit", tooltip="Quit microgpt-tui"),
+        Binding("z", "maximize", "Maximise", tooltip="Maximise the focused pane, or restore it (also escape)"),
         *[Binding(key, f"show_pane('{pane}')", f"Pane {key}", show=False,
                   tooltip=f"Focus the {PANE_TITLES[pane]} pane (in a small terminal: show it)")
           for pane, key in PANES],
@@ -102,8 +106,9 @@ class MicroGPTApp(App[None]):
     # The app's state, bound to the panes (data_bind). `var`: the app itself draws nothing, so a change repaints
     # only the panes that show it, never the whole screen.
     snapshot: var[Snapshot | None] = var(None)
-    sample: var[SampleState | None] = var(None)
-    showing_sample: var[bool] = var(False)
+    samples: var[tuple[Sample, ...]] = var[tuple[Sample, ...]](())  # oldest first, the newest MAX_SAMPLES
+    showing_sample: var[bool] = var(False)  # the newest sample is the latest thing that happened
+    sample_revealed: var[int | None] = var[int | None](None)  # its tokens on screen so far (None: all)
     attn_layer: var[int] = var(0)
     attn_head: var[int] = var(0)
     temperature: var[int] = var(5)  # whole tenths
@@ -119,6 +124,7 @@ class MicroGPTApp(App[None]):
         fps: float = 3.0,
         save_path: str = DEFAULT_SAVE_PATH,
         color_mode: ColorMode = "256",
+        sample_delay: float = 0.08,
         until: int | None = None,
         speed: float | None = None,
     ) -> None:
@@ -132,6 +138,7 @@ class MicroGPTApp(App[None]):
         self.start_speed = speed  # steps-per-second cap to start with (--speed)
         self.saved_step = trainer.step_count  # the step saved last (or resumed from): quitting before it is safe
         self.redraws_per_second = fps
+        self.sample_delay = sample_delay  # seconds per letter of a sample's reveal (the sampler pane paces it)
         self.engine_death = ""  # why the engine process died; "" while it lives
         self.runner = Runner(trainer, self.post_message, fps=fps)
         self.set_reactive(MicroGPTApp.color_mode, color_mode)
@@ -139,7 +146,7 @@ class MicroGPTApp(App[None]):
             self.theme = "ansi-dark"  # the terminal's own 16 colours and background, not approximations of RGB
         self._wants_running = not paused  # what the user asked for last (snapshots may lag behind the commands)
         self._wants_engine = trainer.engine
-        self._sample_end_step: int | None = None
+        self._sample_seen_at: int | None = None  # the step on screen when the newest sample arrived
 
     # -- layout ---------------------------------------------------------------------------------------------------
 
@@ -152,11 +159,15 @@ class MicroGPTApp(App[None]):
             yield LossChart(self.dataset.vocab_size, id="loss").data_bind(MicroGPTApp.snapshot,
                                                                              MicroGPTApp.color_mode)
             yield AttentionMap(self.trainer_config.block_size, id="attention").data_bind(
-                MicroGPTApp.snapshot, MicroGPTApp.sample, MicroGPTApp.showing_sample, MicroGPTApp.attn_layer,
-                MicroGPTApp.attn_head, MicroGPTApp.color_mode)
-            yield GradNorms(self.trainer_config.n_layer, id="grad").data_bind(MicroGPTApp.snapshot)
-            yield GraphCensus(id="graph").data_bind(MicroGPTApp.snapshot)
-            yield Sampler(self.dataset, id="sampler").data_bind(MicroGPTApp.sample, MicroGPTApp.temperature)
+                MicroGPTApp.snapshot, MicroGPTApp.samples, MicroGPTApp.showing_sample, MicroGPTApp.sample_revealed,
+                MicroGPTApp.attn_layer, MicroGPTApp.attn_head, MicroGPTApp.color_mode)
+            yield GradNorms(self.trainer_config.n_layer, id="grad").data_bind(MicroGPTApp.snapshot,
+                                                                               MicroGPTApp.attn_layer)
+            total_params = sum(rows * cols for _, rows, cols in matrix_shapes(self.trainer_config,
+                                                                               self.dataset.vocab_size))
+            yield GraphPane(total_params, id="graph").data_bind(MicroGPTApp.snapshot)
+            yield Sampler(self.dataset, delay=self.sample_delay, id="sampler").data_bind(
+                MicroGPTApp.samples, MicroGPTApp.temperature, MicroGPTApp.snapshot)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -231,20 +242,22 @@ class MicroGPTApp(App[None]):
             status.pending = ""
         self.snapshot = snapshot
         self.query_one(ModelLine).engine = snapshot.engine
-        if (self.showing_sample and self.sample is not None and self.sample.finished
-                and self._sample_end_step is not None and snapshot.step != self._sample_end_step):
+        if self.showing_sample and snapshot.step != self._sample_seen_at:  # a step after the sample
             self.showing_sample = False
         if snapshot.running and status.notice:
             status.notice = ""
 
     def on_samples_drawn(self, message: SamplesDrawn) -> None:
-        """New samples: the newest is shown whole, and the attention pane follows it until the next step."""
-        if not message.samples:
-            return
-        newest = message.samples[-1]
-        self.sample = SampleState(newest.sample_id, newest.temperature, newest.tokens)
-        self._sample_end_step = newest.step
+        """New samples join the list (the sampler reveals them); attention shows the newest until the next step."""
+        self.samples = (*self.samples, *message.samples)[-MAX_SAMPLES:]
+        self._sample_seen_at = self.snapshot.step if self.snapshot is not None else 0
+        self.sample_revealed = None
         self.showing_sample = True
+
+    def on_sampler_revealed(self, message: Sampler.Revealed) -> None:
+        """The attention pane follows the sampler's letter-by-letter reveal."""
+        if self.samples and message.sample_id == self.samples[-1].sample_id:
+            self.sample_revealed = message.count
 
     def on_computing(self, message: Computing) -> None:
         """A step has begun that may take a while: the status line counts the seconds."""
@@ -446,19 +459,31 @@ class MicroGPTApp(App[None]):
         low, high = TEMPERATURE_TENTHS
         self.temperature = max(low, min(high, self.temperature + delta))
 
-    def action_sample(self) -> None:
-        """Draw a new name at the current temperature."""
+    def action_sample(self, count: int = 1) -> None:
+        """Draw `count` new names at the current temperature (`g`: one, `G`: ten)."""
         if not self.engine_alive():
             return
-        self.runner.sample(self.temperature / 10, 1)
+        self.runner.sample(self.temperature / 10, count)
 
     def action_next_head(self) -> None:
         """Show the next attention head (wrapping)."""
         self.attn_head = (self.attn_head + 1) % self.trainer_config.n_head
 
     def action_next_layer(self) -> None:
-        """Show the next layer's attention (wrapping)."""
+        """Show the next layer's attention (wrapping); with one layer, say so."""
+        if self.trainer_config.n_layer == 1:
+            self.notify("this model has only one layer (layer 0): --n-layer 2 gives it two", timeout=3)
+            return
         self.attn_layer = (self.attn_layer + 1) % self.trainer_config.n_layer
+
+    def action_maximize(self) -> None:
+        """Maximise the focused pane, or restore it (escape restores too); the status line stays."""
+        if self.screen.maximized is not None:
+            self.screen.minimize()
+            return
+        focused = self.focused
+        pane = focused if isinstance(focused, Pane) else self.query_one(f"#{self.current_pane}", Pane)
+        self.screen.maximize(pane, container=False)
 
     def action_toggle_engine(self) -> None:
         """Switch the graph mode of the following steps between fused and atomic."""
@@ -478,13 +503,16 @@ class MicroGPTApp(App[None]):
     def action_show_pane(self, pane: str) -> None:
         """Focus a pane (and show it, when the panes are tabs)."""
         self.current_pane = pane
-        self.query_one(f"#{pane}", Pane).focus()
+        widget = self.query_one(f"#{pane}", Pane)
+        if self.screen.maximized is not None:  # a maximised pane gives its place to the one asked for
+            self.screen.maximize(widget, container=False)
+        widget.focus()
 
     def action_help(self) -> None:
         """Open the help: keys, then every pane (the focused one first)."""
         panes = [self.query_one(f"#{pane}", Pane) for pane, _ in PANES]
         panes.sort(key=lambda p: p.id != self.current_pane)
-        self.push_screen(HelpScreen(help_markdown(self.key_help(), [(p.TITLE, p.HELP) for p in panes])))
+        self.push_screen(HelpScreen(self.key_help(), [(p.TITLE, p.HELP) for p in panes]))
 
     def key_help(self) -> list[tuple[str, str]]:
         """(keys, what they do) for every binding of the app, in the help's words."""
@@ -496,7 +524,8 @@ class MicroGPTApp(App[None]):
             rows.append((" / ".join(self.key_label(k) for k in binding.key.split(",")), binding.tooltip))
         panes = ", ".join(f"{key} {PANE_TITLES[pane]}" for pane, key in PANES)
         rows.append(("1 … 5", f"focus a pane ({panes}); in a small terminal, show it"))
-        rows.append(("up / down", "in the Attention pane: choose the row whose weights are printed"))
+        rows.append(("up / down", "in the Attention pane (focus it with 2 or tab): choose the row whose weights "
+                                  "are printed"))
         rows.append(("tab / shift+tab", "move the focus from pane to pane"))
         rows.append(("ctrl+p", "the command palette: every action by name"))
         return rows

@@ -63,10 +63,11 @@ def steady(trainer: Trainer) -> SteadyTrainer:
 
 @pytest.fixture
 def make_app() -> Callable[..., MicroGPTApp]:
-    """An app that starts paused, in 256 colours."""
+    """An app that starts paused, shows samples without a letter-by-letter reveal, in 256 colours."""
 
     def make(trainer: Any, **options: Any) -> MicroGPTApp:
         options.setdefault("paused", True)
+        options.setdefault("sample_delay", 0.0)
         options.setdefault("color_mode", "256")
         return MicroGPTApp(trainer, **options)
 

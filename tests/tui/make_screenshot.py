@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 async def shoot(path: Path) -> None:
     """Train, switch modes for one step, sample, and save the screen as SVG."""
-    app = MicroGPTApp(Trainer(load_dataset("names"), Config()), paused=True, color_mode="256")
+    app = MicroGPTApp(Trainer(load_dataset("names"), Config()), paused=True, color_mode="256", sample_delay=0.0)
 
     async def until(condition: object, timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout
@@ -35,7 +35,7 @@ async def shoot(path: Path) -> None:
         await pilot.press("m", "n")
         await until(lambda: app.snapshot.step == 300)
         await pilot.press("m", "h", "h", "g")
-        await until(lambda: app.sample is not None and app.sample.finished)
+        await until(lambda: len(app.samples) >= 1)
         await pilot.pause(0.3)
         path.parent.mkdir(parents=True, exist_ok=True)
         app.save_screenshot(filename=path.name, path=str(path.parent))

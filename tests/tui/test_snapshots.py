@@ -23,7 +23,7 @@ def prepare(steps_fn: Any, until_fn: Any, ready_fn: Any, keys: tuple[str, ...] =
         app = await ready_fn(pilot)
         await steps_fn(pilot, STEPS)
         await pilot.press("g")
-        await until_fn(pilot, lambda: app.sample is not None and app.sample.finished, what="the sample")
+        await until_fn(pilot, lambda: len(app.samples) >= 1, what="the sample")
         if keys:
             await pilot.press(*keys)
         await pilot.pause()
