@@ -21,7 +21,7 @@ from microgpt import fused as fu
 from microgpt.config import Config
 from microgpt.data import Dataset
 from microgpt.model import AtomicForward, FusedForward, Output, Params
-from microgpt.optim import Adam, lr_at, norm
+from microgpt.optim import Adam, norm
 from microgpt.report import (
     BOS_LABEL,
     GraphCensus,
@@ -31,6 +31,8 @@ from microgpt.report import (
     Timings,
 )
 from microgpt.sampling import generate
+from microgpt.schedule import Schedule
+from microgpt.state import TrainerState, capture, restore
 
 ENGINES = ("fused", "atomic")
 
@@ -60,6 +62,7 @@ class Trainer:
         self.adam = Adam.zeros(self.params)
         self.step_count = 0
         self.losses: list[float] = []
+        self.schedule = Schedule.plain(config.lr, config.steps)
 
     @property
     def engine(self) -> str:
@@ -73,9 +76,30 @@ class Trainer:
         self._engine = value
 
     @property
+    def steps(self) -> int:
+        """How many steps the run has: the schedule's length (the config's, unless extended)."""
+        return self.schedule.steps
+
+    @property
     def done(self) -> bool:
         """True once the whole schedule has been trained."""
-        return self.step_count >= self.config.steps
+        return self.step_count >= self.steps
+
+    def extend(self, steps: int) -> None:
+        """Make the run `steps` long from the next step on (ScheduleError unless steps > step_count)."""
+        self.schedule = self.schedule.extend(steps, self.step_count + 1)
+
+    def set_lr(self, lr: float) -> None:
+        """Set the base learning rate from the next step on; the linear decay continues."""
+        self.schedule = self.schedule.set_lr(lr, self.step_count + 1)
+
+    def state(self) -> TrainerState:
+        """Everything the next step depends on, frozen (see microgpt.state)."""
+        return capture(self)
+
+    def restore(self, state: TrainerState) -> None:
+        """Go back (or forward) exactly to a captured state."""
+        restore(self, state)
 
     @property
     def num_params(self) -> int:
@@ -90,7 +114,7 @@ class Trainer:
     def begin_step(self) -> StepInProgress:
         """Start the next step; raises TrainingComplete when the schedule is over."""
         if self.done:
-            raise TrainingComplete(f"all {self.config.steps} steps are done")
+            raise TrainingComplete(f"all {self.steps} steps are done")
         return StepInProgress(self)
 
     def step(self) -> StepReport:
@@ -168,7 +192,8 @@ class StepInProgress:
         t0 = time.perf_counter()
         grad_norms = {name: norm(g) for name, g in params.grad.items()}
         before = {name: norm(w) for name, w in params.data.items()}
-        moved = trainer.adam.update(params, trainer.config, self.number)
+        lr_t = trainer.schedule.lr_at(self.number)
+        moved = trainer.adam.update(params, trainer.config, self.number, lr_t)
         self.t_update = time.perf_counter() - t0
         loss = float(self.loss_node.data)
         trainer.step_count = self.number
@@ -182,9 +207,9 @@ class StepInProgress:
         census = ag.atomic_census(self.order) if self.engine == "atomic" else fused_census(self.order)
         return StepReport(
             step=self.number,
-            steps=trainer.config.steps,
+            steps=trainer.steps,
             loss=loss,
-            lr=lr_at(trainer.config, self.number),
+            lr=lr_t,
             engine=self.engine,
             doc=self.doc,
             tokens=tuple(labels[: self.n]),
@@ -204,7 +229,7 @@ class StepInProgress:
         except (ArithmeticError, ValueError) as error:  # math.log(0.0), math.exp(1000.0), 1 / 0.0, ...
             raise TrainingDiverged(
                 f"step {self.number} diverged ({error}): the loss left the range of floats; "
-                f"the learning rate ({self.trainer.config.lr}) is probably too large"
+                f"the learning rate ({self.trainer.schedule.lr}) is probably too large"
             ) from error
         return self.update()
 

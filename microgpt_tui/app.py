@@ -129,6 +129,8 @@ class MicroGPTApp(App[None]):
         speed: float | None = None,
     ) -> None:
         super().__init__()
+        self.until = until  # pause after this step (--until)
+        self.speed = speed  # start with this steps-per-second cap (--speed)
         self.trainer_config = trainer.config
         self.dataset = trainer.dataset
         self.first_engine = trainer.engine  # a restart from step 0 takes the settings the run started with
