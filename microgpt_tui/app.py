@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import ClassVar
 
 from textual import events, on
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
+from textual.filter import LineFilter, Monochrome, NoColor
 from textual.containers import Container
 from textual.reactive import var
 from textual.widgets import Footer, Tab, Tabs
@@ -26,6 +28,7 @@ from microgpt_tui.messages import (
 )
 from microgpt_tui.palette import ColorMode
 from microgpt_tui.runner import Runner, TrainerLike
+from microgpt_tui.themes import TERMINAL_THEME
 from microgpt_tui.widgets.attention_map import AttentionMap
 from microgpt_tui.widgets.grad_norms import GradNorms
 from microgpt_tui.widgets.graph_census import GraphCensus
@@ -47,6 +50,7 @@ PANE_TITLES = {"loss": "Loss", "attention": "Attention", "grad": "Gradient norms
                "sampler": "Sampling"}
 WIDE = (100, 30)  # from this many columns and rows, all five panes show at once; below it, one pane and tabs
 DEFAULT_SAVE_PATH = "microgpt-checkpoint.json"
+NO_COLOR_FILTERS: tuple[LineFilter, ...] = (NoColor(),)  # every cell in the terminal's default colours
 
 
 class MicroGPTApp(App[None]):
@@ -101,7 +105,7 @@ class MicroGPTApp(App[None]):
         color_mode: ColorMode = "256",
         sample_delay: float = 0.08,
     ) -> None:
-        super().__init__()
+        super().__init__(ansi_color=color_mode in ("16", "none"))  # the terminal's own colours, not RGB
         self.trainer_config = trainer.config
         self.dataset = trainer.dataset
         self.save_path = save_path
@@ -110,10 +114,18 @@ class MicroGPTApp(App[None]):
         self.runner = Runner(trainer, self.post_message, fps=fps, sample_delay=sample_delay)
         self.set_reactive(MicroGPTApp.color_mode, color_mode)
         if color_mode in ("16", "none"):
-            self.theme = "ansi-dark"  # the terminal's own 16 colours and background, not approximations of RGB
+            self.register_theme(TERMINAL_THEME)
+            self.theme = TERMINAL_THEME.name  # the terminal's own colours and background, not approximations of RGB
+        self.no_color = color_mode == "none"  # Textual's `:nocolor` styles: emphasis by reverse, bold, underline
         self._wants_running = not paused  # what the user asked for last (snapshots may lag behind the commands)
         self._wants_engine = trainer.engine
         self._sample_end_step: int | None = None
+
+    def get_line_filters(self) -> Sequence[LineFilter]:
+        """Textual's filters for the colour mode we chose (not for NO_COLOR alone): no colour at all in `none`."""
+        if self.color_mode == "none":
+            return NO_COLOR_FILTERS
+        return [f for f in super().get_line_filters() if not isinstance(f, Monochrome | NoColor)]
 
     # -- layout ---------------------------------------------------------------------------------------------------
 
