@@ -9,8 +9,8 @@ from typing import ClassVar
 from textual import events, on
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
-from textual.filter import LineFilter, Monochrome, NoColor
 from textual.containers import Container
+from textual.filter import LineFilter, Monochrome, NoColor
 from textual.reactive import var
 from textual.widgets import Footer, Tab, Tabs
 
