@@ -11,6 +11,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container
 from textual.filter import LineFilter, Monochrome, NoColor
+from textual.notifications import Notification, Notify, SeverityLevel
 from textual.reactive import var
 from textual.widgets import Footer, Tab, Tabs
 
@@ -120,6 +121,8 @@ class MicroGPTApp(App[None]):
         self._wants_running = not paused  # what the user asked for last (snapshots may lag behind the commands)
         self._wants_engine = trainer.engine
         self._sample_end_step: int | None = None
+        self._notification_kinds: dict[str, str] = {}  # identity of a notification on its way -> its kind
+        self._notification_shown: dict[str, Notification] = {}  # kind -> the latest notification of that kind
 
     def get_line_filters(self) -> Sequence[LineFilter]:
         """Textual's filters for the colour mode we chose (not for NO_COLOR alone): no colour at all in `none`."""
@@ -228,19 +231,38 @@ class MicroGPTApp(App[None]):
     def on_saved(self, message: Saved) -> None:
         """Say where the checkpoint went."""
         self.query_one(StatusBar).saved = f"saved step {message.step}"
-        self.notify(f"checkpoint of step {message.step} saved to {message.path}", timeout=4)
+        self.say("save", f"checkpoint of step {message.step} saved to {message.path}", timeout=4)
 
     def on_save_failed(self, message: SaveFailed) -> None:
         """Say why the save failed (the previous checkpoint is intact)."""
         self.query_one(StatusBar).saved = "save failed"
-        self.notify(f"{message.reason} (the previous checkpoint, if any, is intact)",
-                    title="checkpoint not saved", severity="error", timeout=10)
+        self.say("save", f"{message.reason} (the previous checkpoint, if any, is intact)",
+                 title="checkpoint not saved", severity="error", timeout=10)
 
     def on_halted(self, message: Halted) -> None:
         """Training paused by itself: say why, on the status line and in a notification."""
         self._wants_running = False
         self.query_one(StatusBar).notice = message.reason.split(":")[0]
-        self.notify(message.reason, title="training paused", severity="error", timeout=15)
+        self.say("halted", message.reason, title="training paused", severity="error", timeout=15)
+
+    # -- notifications --------------------------------------------------------------------------------------------
+
+    def say(self, kind: str, text: str, *, title: str = "", severity: SeverityLevel = "information",
+            timeout: float = 4.0) -> None:
+        """Notify the user; a notification replaces the one of the same `kind` (speed, mode, save ...) on screen."""
+        notification = Notification(text, title, severity, timeout, markup=False)
+        self._notification_kinds[notification.identity] = kind
+        self.post_message(Notify(notification))
+
+    def on_notify(self, event: Notify) -> None:
+        """Before Textual shows a notification of ours, take down the previous one of its kind."""
+        kind = self._notification_kinds.pop(event.notification.identity, None)
+        if kind is None:
+            return
+        previous = self._notification_shown.get(kind)
+        self._notification_shown[kind] = event.notification
+        if previous is not None:
+            self._unnotify(previous, refresh=False)  # Textual 8.2.8 has no public way to remove one notification
 
     # -- actions --------------------------------------------------------------------------------------------------
 
@@ -252,7 +274,7 @@ class MicroGPTApp(App[None]):
             status.pending = "pausing…"  # until the step in progress ends (long in atomic mode)
             self.runner.pause()
         elif self.snapshot is not None and self.snapshot.finished:
-            self.notify("training is finished: every step of the schedule is done", timeout=4)
+            self.say("finished", "training is finished: every step of the schedule is done", timeout=4)
         else:
             self._wants_running = True
             status.pending = "starting…"
@@ -270,7 +292,7 @@ class MicroGPTApp(App[None]):
         rate = self.snapshot.steps_per_second if self.snapshot is not None else None
         new = next_speed_cap(cap, direction, rate)
         self.runner.set_speed(new)
-        self.notify("speed: unlimited" if new is None else f"speed: at most {new:g} steps/s", timeout=2)
+        self.say("speed", "speed: unlimited" if new is None else f"speed: at most {new:g} steps/s", timeout=2)
 
     def action_temperature(self, delta: int) -> None:
         """Change the sampling temperature by 0.1 (kept in whole tenths, within 0.1 .. 2.0)."""
@@ -293,7 +315,7 @@ class MicroGPTApp(App[None]):
         """Switch the graph mode of the following steps between fused and atomic."""
         self._wants_engine = ENGINES[(ENGINES.index(self._wants_engine) + 1) % len(ENGINES)]
         self.runner.set_engine(self._wants_engine)
-        self.notify(f"graph mode: {self._wants_engine} (from the next step)", timeout=2)
+        self.say("mode", f"graph mode: {self._wants_engine} (from the next step)", timeout=2)
 
     def action_save(self) -> None:
         """Save a checkpoint to the --save path."""

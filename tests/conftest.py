@@ -158,3 +158,14 @@ def same_colour(a: str, b: str) -> bool:
 def screen_cells() -> Callable[[str], list[list[Cell]]]:
     """`cells = screen_cells(ansi)`: a captured screen as rows of `Cell`s (see `parse_screen`)."""
     return parse_screen
+
+
+def colour_codes(ansi: str) -> set[str]:
+    """Every colour parameter the SGR sequences of a stream set (`39`, `38;256:16`, `41`, `48;rgb:1,2,3` ...)."""
+    return {code for match in SGR_SEQUENCE.finditer(ansi) for code in sgr_colours(match.group(1))}
+
+
+@pytest.fixture(scope="session")
+def stream_colours() -> Callable[[str], set[str]]:
+    """`stream_colours(ansi)`: the colour parameters used anywhere in an escape stream (see `colour_codes`)."""
+    return colour_codes
