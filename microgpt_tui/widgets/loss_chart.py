@@ -286,15 +286,17 @@ a name).
 
     def _legend(self, width: int) -> list[Text]:
         loss, smoothed, guess, ghost, mark = (Style.parse(s) for s in CHART_STYLES[self.color_mode])
-        chunks = [
-            Text("⠒ loss per step", style=loss),
-            Text("▀▄ smoothed: debiased moving average", style=smoothed),
-            Text(f"─ random guess {self.guess:.2f}", style=guess),
-        ]
-        chunks += [Text(f"⠒ {g.label}", style=ghost) for g in self.ghosts]
+        rest = [Text(f"─ random guess {self.guess:.2f}", style=guess)]
+        rest += [Text(f"⠒ {g.label}", style=ghost) for g in self.ghosts]
         if self.marks:
-            chunks.append(Text("┆ schedule changed", style=mark))
-        return pack(chunks, width, max_lines=2)
+            rest.append(Text("┆ schedule changed", style=mark))
+        for words in ("smoothed: debiased moving average", "smoothed (debiased)", "smoothed"):
+            chunks = [Text("⠒ loss per step", style=loss), Text(f"▀▄ {words}", style=smoothed), *rest]
+            lines = pack(chunks, width, max_lines=2)
+            shown = "\n".join(line.plain for line in lines)
+            if all(chunk.plain in shown for chunk in chunks):  # every entry fits
+                break
+        return lines
 
     def _plot(self, width: int, height: int) -> list[Text]:
         """The chart: a frame with y labels, the plot area, the x labels; exactly `height` lines of `width`."""

@@ -80,6 +80,6 @@ def test_256_colours_keep_their_look(terminal, screen_cells, stream_colours):
     shots = screens(terminal, ["--color", "256"], {}, (100, 32))
     codes = stream_colours(shots["main"])
     assert {"38;256:67", "38;256:214"} <= codes  # the loss chart's steel blue and orange
-    for name, ansi in shots.items():
-        text = [cell for row in screen_cells(ansi) for cell in row if cell.char.strip()]
+    for name, ansi in shots.items():  # letters and digits (Textual's palette draws a border glyph in its background)
+        text = [cell for row in screen_cells(ansi) for cell in row if cell.char.isalnum()]
         assert not [c for c in text if c.shown_fg == c.shown_bg], name
