@@ -8,13 +8,15 @@ notification say why, and a small question offers a new engine (from the last ch
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import ClassVar
 
 from textual import events, on
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container
+from textual.filter import LineFilter, Monochrome, NoColor
+from textual.notifications import Notification, Notify, SeverityLevel
 from textual.reactive import var
 from textual.widgets import Footer, Tab, Tabs
 
@@ -36,6 +38,7 @@ from microgpt_tui.messages import (
 )
 from microgpt_tui.palette import ColorMode
 from microgpt_tui.runner import Runner
+from microgpt_tui.themes import TERMINAL_THEME
 from microgpt_tui.widgets.attention_map import AttentionMap
 from microgpt_tui.widgets.choice_screen import Choice, ChoiceScreen
 from microgpt_tui.widgets.grad_norms import GradNorms
@@ -60,6 +63,7 @@ PANE_TITLES = {"loss": "Loss", "attention": "Attention", "grad": "Gradient norms
                "sampler": "Sampling"}
 WIDE = (100, 30)  # from this many columns and rows, all five panes show at once; below it, one pane and tabs
 DEFAULT_SAVE_PATH = "microgpt-checkpoint.json"
+NO_COLOR_FILTERS: tuple[LineFilter, ...] = (NoColor(),)  # every cell in the terminal's default colours
 
 
 class MicroGPTApp(App[None]):
@@ -128,9 +132,7 @@ class MicroGPTApp(App[None]):
         until: int | None = None,
         speed: float | None = None,
     ) -> None:
-        super().__init__()
-        self.until = until  # pause after this step (--until)
-        self.speed = speed  # start with this steps-per-second cap (--speed)
+        super().__init__(ansi_color=color_mode in ("16", "none"))  # the terminal's own colours, not RGB
         self.trainer_config = trainer.config
         self.dataset = trainer.dataset
         self.first_engine = trainer.engine  # a restart from step 0 takes the settings the run started with
@@ -145,10 +147,20 @@ class MicroGPTApp(App[None]):
         self.runner = Runner(trainer, self.post_message, fps=fps)
         self.set_reactive(MicroGPTApp.color_mode, color_mode)
         if color_mode in ("16", "none"):
-            self.theme = "ansi-dark"  # the terminal's own 16 colours and background, not approximations of RGB
+            self.register_theme(TERMINAL_THEME)
+            self.theme = TERMINAL_THEME.name  # the terminal's own colours and background, not approximations of RGB
+        self.no_color = color_mode == "none"  # Textual's `:nocolor` styles: emphasis by reverse, bold, underline
         self._wants_running = not paused  # what the user asked for last (snapshots may lag behind the commands)
         self._wants_engine = trainer.engine
         self._sample_seen_at: int | None = None  # the step on screen when the newest sample arrived
+        self._notification_kinds: dict[str, str] = {}  # identity of a notification on its way -> its kind
+        self._notification_shown: dict[str, Notification] = {}  # kind -> the latest notification of that kind
+
+    def get_line_filters(self) -> Sequence[LineFilter]:
+        """Textual's filters for the colour mode we chose (not for NO_COLOR alone): no colour at all in `none`."""
+        if self.color_mode == "none":
+            return NO_COLOR_FILTERS
+        return [f for f in super().get_line_filters() if not isinstance(f, Monochrome | NoColor)]
 
     # -- layout ---------------------------------------------------------------------------------------------------
 
@@ -330,19 +342,38 @@ class MicroGPTApp(App[None]):
         """Say where the checkpoint went."""
         self.saved_step = message.step
         self.query_one(StatusBar).saved = f"saved step {message.step}"
-        self.notify(f"checkpoint of step {message.step} saved to {message.path}", timeout=4)
+        self.say("save", f"checkpoint of step {message.step} saved to {message.path}", timeout=4)
 
     def on_save_failed(self, message: SaveFailed) -> None:
         """Say why the save failed (the previous checkpoint is intact)."""
         self.query_one(StatusBar).saved = "save failed"
-        self.notify(f"{message.reason} (the previous checkpoint, if any, is intact)",
-                    title="checkpoint not saved", severity="error", timeout=10)
+        self.say("save", f"{message.reason} (the previous checkpoint, if any, is intact)",
+                 title="checkpoint not saved", severity="error", timeout=10)
 
     def on_halted(self, message: Halted) -> None:
         """Training paused by itself: say why, on the status line and in a notification."""
         self._wants_running = False
         self.query_one(StatusBar).notice = message.reason.split(":")[0]
-        self.notify(message.reason, title="training paused", severity="error", timeout=15)
+        self.say("halted", message.reason, title="training paused", severity="error", timeout=15)
+
+    # -- notifications --------------------------------------------------------------------------------------------
+
+    def say(self, kind: str, text: str, *, title: str = "", severity: SeverityLevel = "information",
+            timeout: float = 4.0) -> None:
+        """Notify the user; a notification replaces the one of the same `kind` (speed, mode, save ...) on screen."""
+        notification = Notification(text, title, severity, timeout, markup=False)
+        self._notification_kinds[notification.identity] = kind
+        self.post_message(Notify(notification))
+
+    def on_notify(self, event: Notify) -> None:
+        """Before Textual shows a notification of ours, take down the previous one of its kind."""
+        kind = self._notification_kinds.pop(event.notification.identity, None)
+        if kind is None:
+            return
+        previous = self._notification_shown.get(kind)
+        self._notification_shown[kind] = event.notification
+        if previous is not None:
+            self._unnotify(previous, refresh=False)  # Textual 8.2.8 has no public way to remove one notification
 
     # -- actions --------------------------------------------------------------------------------------------------
 
@@ -434,7 +465,7 @@ class MicroGPTApp(App[None]):
             status.pending = "pausing…"  # until the step in progress ends (long in atomic mode)
             self.runner.pause()
         elif self.snapshot is not None and self.snapshot.finished:
-            self.notify("training is finished: every step of the schedule is done", timeout=4)
+            self.say("finished", "training is finished: every step of the schedule is done", timeout=4)
         else:
             self._wants_running = True
             status.pending = "starting…"
@@ -454,7 +485,7 @@ class MicroGPTApp(App[None]):
         rate = self.snapshot.steps_per_second if self.snapshot is not None else None
         new = next_speed_cap(cap, direction, rate)
         self.runner.set_speed(new)
-        self.notify("speed: unlimited" if new is None else f"speed: at most {new:g} steps/s", timeout=2)
+        self.say("speed", "speed: unlimited" if new is None else f"speed: at most {new:g} steps/s", timeout=2)
 
     def action_temperature(self, delta: int) -> None:
         """Change the sampling temperature by 0.1 (kept in whole tenths, within 0.1 .. 2.0)."""
@@ -493,7 +524,7 @@ class MicroGPTApp(App[None]):
             return
         self._wants_engine = ENGINES[(ENGINES.index(self._wants_engine) + 1) % len(ENGINES)]
         self.runner.set_engine(self._wants_engine)
-        self.notify(f"graph mode: {self._wants_engine} (from the next step)", timeout=2)
+        self.say("mode", f"graph mode: {self._wants_engine} (from the next step)", timeout=2)
 
     def action_save(self) -> None:
         """Save a checkpoint to the --save path."""

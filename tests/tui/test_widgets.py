@@ -84,7 +84,8 @@ def test_envelope_keeps_each_runs_extremes():
 
 
 def test_color_mode_detection():
-    assert detect_color_mode({"NO_COLOR": "", "COLORTERM": "truecolor"}) == "none"
+    assert detect_color_mode({"NO_COLOR": "1", "COLORTERM": "truecolor"}) == "none"
+    assert detect_color_mode({"NO_COLOR": "", "COLORTERM": "truecolor"}) == "truecolor"  # empty counts as unset
     assert detect_color_mode({"COLORTERM": "truecolor", "TERM": "xterm-256color"}) == "truecolor"
     assert detect_color_mode({"TERM": "xterm-256color"}) == "256"
     assert detect_color_mode({"TERM": "xterm"}) == "16"
