@@ -143,6 +143,10 @@ class Trainer:
         self.steps_begun += 1
         return StepInProgress(self)
 
+    def abandon_step(self) -> None:
+        """Make any step in progress unable to advance (for code that changes the state under it)."""
+        self.steps_begun += 1
+
     def step(self) -> StepReport:
         """Take one whole training step and report it (TrainingDiverged if its numbers blow up)."""
         return self.begin_step().finish()
@@ -219,8 +223,9 @@ class StepInProgress:
         self.ticket = trainer.steps_begun
         # the next unit, as a plain function: a bound method kept on self would make every step a cycle
         self._unit: Callable[[StepInProgress], Phase] = StepInProgress._document
-        self._dead: BaseException | None = None
+        self._dead = ""  # why a unit blew up, once one has
         self._snapshot: dict[str, dict[str, Matrix]] = {}  # the update's before/after, for its detail
+        self._forward_walk: tuple[set[Any], list[Any], int] = (set(), [], 0)  # for details: (seen, walk, losses)
 
     @property
     def finished(self) -> bool:
@@ -236,14 +241,17 @@ class StepInProgress:
         """Do exactly one unit of work and return its Phase (RuntimeError on a finished or abandoned step)."""
         if self.report is not None:
             raise RuntimeError(f"step {self.number} is finished: begin the next step")
-        if self._dead is not None:
-            raise RuntimeError(f"step {self.number} diverged: begin the next step") from self._dead
+        if self._dead:
+            raise RuntimeError(f"step {self.number} diverged ({self._dead}): begin the next step")
         if self.trainer.steps_begun != self.ticket or self.trainer.step_count != self.number - 1:
             raise RuntimeError(f"step {self.number} was abandoned: another step was begun after it")
+        unit = self._unit
         try:
-            self.phase = phase = self._unit(self)
+            self.phase = phase = unit(self)
         except (ArithmeticError, ValueError) as error:  # math.log(0.0), math.exp(1000.0), 1 / 0.0, ...
-            self._dead = error
+            if unit is StepInProgress._update:  # the weights may have moved: not a clean divergence
+                raise
+            self._dead = str(error)
             raise TrainingDiverged(
                 f"step {self.number} diverged ({error}): the loss left the range of floats; "
                 f"the learning rate ({self.trainer.schedule.lr}) is probably too large"
@@ -333,7 +341,6 @@ class StepInProgress:
             MatrixStats(name, grad_norms[name], norm(w), moved[name] / before[name] if before[name] else 0.0)
             for name, w in params.data.items()
         )
-        self.census = self.mode.census(self.order, (self.loss_node,))
         tokens, targets = token_labels(trainer.dataset, self.tokens, self.n)
         self.report = StepReport(
             step=self.number,
@@ -345,7 +352,7 @@ class StepInProgress:
             tokens=tokens,
             targets=targets,
             position_losses=tuple(float(x.data) for x in self.position_losses),
-            graph=self.census,
+            graph=self._whole_census(),
             matrices=matrices,
             attention=attention_triangle(self.outputs),
             timings=Timings(self.t_forward, self.t_backward, self.t_update),
@@ -366,9 +373,10 @@ class StepInProgress:
         graph = NO_GRAPH
         if kind == "forward":
             graph = self._census_so_far()
-        elif kind in ("loss", "backward", "update"):
-            graph = self.census if self.report else self.mode.census(
-                self.order or ag.topological_order(self.loss_node), (self.loss_node,))
+        elif kind == "loss":  # the walk is the backward's work: walk a copy here
+            graph = self.mode.census(ag.topological_order(self.loss_node), (self.loss_node,))
+        elif kind in ("backward", "update"):
+            graph = self._whole_census()
         if self.report is not None:
             grads = self._snapshot["grad"]
         elif self.forward is not None:
@@ -407,12 +415,22 @@ class StepInProgress:
             source=tuple(source_span(fn) for fn in source),
         )
 
+    def _whole_census(self) -> GraphCensus:
+        """The census of the step's whole graph, the walk from the loss (counted once, when first asked)."""
+        if self.census is NO_GRAPH:
+            self.census = self.mode.census(self.order, (self.loss_node,))
+        return self.census
+
     def _census_so_far(self) -> GraphCensus:
-        """The graph reachable from the position losses built so far, walked as the loss's walk meets them."""
-        seen: set[Any] = set()
-        order: list[Any] = []
-        for loss in self.position_losses:
+        """The graph reachable from the position losses built so far, walked as the loss's walk meets them.
+
+        Each position's walk goes on from where the last one stopped (kept for the next call: what an earlier
+        position built never changes), so stepping through the forward pass walks the graph once in all.
+        """
+        seen, order, walked = self._forward_walk
+        for loss in self.position_losses[walked:]:
             order += ag.topological_order(loss, seen)
+        self._forward_walk = (seen, order, len(self.position_losses))
         return self.mode.census(order, self.position_losses)
 
     def _backward_detail(self, phase: Phase) -> tuple[BackwardDetail, list[Callable[..., Any]]]:
