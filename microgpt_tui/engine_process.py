@@ -2,9 +2,13 @@
 
 `engine_main` is what the child process runs: it makes the process quiet (the terminal belongs to the app),
 tunes the interpreter like `microgpt train`, then runs `EngineLoop` until a `Stop` request or until the app's
-end of the pipe closes. The loop takes requests from `protocol` and posts records back. Single steps are counted,
-so three quick presses are three steps. While running, a `State` goes out at most `fps` times a second; a
-requested step or a change of state goes out at once.
+end of the pipe closes. The loop takes requests from `protocol` and posts records back.
+
+The loop trains only through the phase API: it advances a `StepInProgress` one unit at a time (the document,
+each forward position, the loss, each backward piece, the update) and looks at its requests between units, so a
+pause or a `.` lands between phases even in a 5-second atomic step. Single steps and phases are counted, so three
+quick presses are three steps. While running, a `State` goes out at most `fps` times a second; a requested step
+or a change of state goes out at once.
 
 This module imports no Textual and no Rich (tests/engine/test_isolation.py checks it in a fresh interpreter).
 """
@@ -19,6 +23,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from multiprocessing.connection import Connection
 from typing import Protocol
 
@@ -26,7 +31,8 @@ from microgpt import cli
 from microgpt.checkpoint import save_checkpoint
 from microgpt.config import Config
 from microgpt.data import Dataset
-from microgpt.report import SampleToken, StepReport
+from microgpt.report import Phase, PhaseReport, ProbeError, ProbeReport, SampleToken, StepReport
+from microgpt.schedule import Schedule, ScheduleError
 from microgpt.trainer import Trainer, TrainingComplete, TrainingDiverged
 from microgpt_tui import protocol as p
 
@@ -34,7 +40,20 @@ GRAD_HISTORY = 48  # gradient norms kept per matrix for the history sparklines
 NODE_HISTORY = 120  # graph sizes kept for the node-count sparkline
 RATE_WINDOW = 2.0  # seconds of recent steps that the steps-per-second figure averages over
 SMOOTHING = 0.8  # weight of the past in the per-mode graph-size and step-time averages
-SLOW_STEP = 0.2  # seconds: a step at least this long is announced (`Computing`) before it starts
+SLOW_STEP = 0.2  # seconds: a step under way for this long is announced (`Computing`)
+
+
+class StepLike(Protocol):
+    """The part of `microgpt.trainer.StepInProgress` the engine loop uses."""
+
+    number: int
+    phase: Phase | None
+    report: StepReport | None
+
+    @property
+    def finished(self) -> bool: ...
+    def advance(self) -> Phase: ...
+    def detail(self) -> PhaseReport: ...
 
 
 class TrainerLike(Protocol):
@@ -52,7 +71,13 @@ class TrainerLike(Protocol):
     def config(self) -> Config: ...
     @property
     def dataset(self) -> Dataset: ...
-    def step(self) -> StepReport: ...
+    @property
+    def steps(self) -> int: ...
+    @property
+    def schedule(self) -> Schedule: ...
+    def begin_step(self) -> StepLike: ...
+    def extend(self, steps: int) -> None: ...
+    def probe(self, word: str) -> ProbeReport: ...
     def sample(self, temperature: float = 0.5) -> Iterator[SampleToken]: ...
 
 
@@ -127,11 +152,15 @@ class EngineLoop:
         """Start the run's own state afresh (at start, and on a restart)."""
         self._running = False
         self._until: int | None = None
-        self._pending_steps = 0
+        self._pending_steps = 0  # steps to finish (the one in progress counts as one)
+        self._pending_phases = 0  # units to do, one per `.`
+        self._step: StepLike | None = None  # the step in progress
+        self._step_began = 0.0
+        self._announced = False  # a `Computing` went out for the step in progress
+        self._detail_sent: Phase | None = None  # the unit whose numbers the app last received
         self._losses_sent = 0
         self._next_step_at = 0.0
         self._last_publish = -math.inf
-        self._last_step_seconds = 0.0
         self._dirty = True
         self._report: StepReport | None = None
         self._step_times: deque[float] = deque()
@@ -147,18 +176,27 @@ class EngineLoop:
             if self._stopping:
                 break
             now = self._clock()
-            if self._pending_steps or (self._running and now >= self._next_step_at):
-                self._train_one(now)
+            if self._has_work(now):
+                self._advance(now)
             self._apply_waiting()
             now = self._clock()
-            if self._dirty and (not self._running or now - self._last_publish >= self._interval):
+            asked = self._pending_steps or self._pending_phases  # each finished request publishes on its own
+            if self._dirty and not asked and (not self._running or now - self._last_publish >= self._interval):
                 self._publish(now)
+
+    def _has_work(self, now: float) -> bool:
+        """A unit is due: asked for (`.`, `n`), or running (a new step only once the speed cap allows)."""
+        if self._pending_phases or self._pending_steps:
+            return True
+        return self._running and (self._step is not None or now >= self._next_step_at)
 
     def _idle_timeout(self, now: float) -> float | None:
         """Seconds to wait for a request before there is work again; None to wait for a request."""
-        if self._pending_steps:
+        if self._pending_steps or self._pending_phases:
             return 0.0
         if self._running:
+            if self._step is not None:
+                return 0.0  # between two units of a step: only look
             due = [self._next_step_at]
             if self._dirty:
                 due.append(self._last_publish + self._interval)
@@ -174,7 +212,7 @@ class EngineLoop:
     def _handle(self, request: p.Request) -> None:
         """Apply a request, or keep it until the steps requested before it are taken (so that `n n ctrl+s`
         saves after the two steps, and `n m` switches mode after the step)."""
-        later = isinstance(request, (p.SetEngine, p.Draw, p.Save, p.Step))
+        later = isinstance(request, (p.SetEngine, p.Draw, p.Save, p.Step, p.NextPhase, p.Probe, p.Extend))
         if self._waiting or (self._pending_steps and later and not isinstance(request, p.Step)):
             if not isinstance(request, p.Stop):
                 self._waiting.append(request)
@@ -193,7 +231,6 @@ class EngineLoop:
                 self._start_running(now)
             case p.RunUntil(step):
                 self._until = step
-                self._pending_steps = 0
                 if self._trainer.step_count < step:
                     self._start_running(now)
                 else:
@@ -205,16 +242,29 @@ class EngineLoop:
                 self._running = False
                 self._until = None
                 self._pending_steps += count
+            case p.NextPhase():
+                self._running = False
+                self._until = None
+                if self._step is None and self._trainer.done:
+                    self._post(p.Refused("phase", f"all {self._trainer.steps} steps are done"))
+                else:
+                    self._pending_phases += 1
             case p.Speed(cap):
                 self._cap = cap
                 self._next_step_at = now
                 self._step_times.clear()
             case p.SetEngine(engine):
                 self._trainer.engine = engine
+                if self._trainer.done and self._step is None:
+                    self._regraph()
             case p.Draw(temperature, count):
                 self._draw(temperature, count)
             case p.Save(path):
                 self._save(path)
+            case p.Extend(steps):
+                self._extend(steps)
+            case p.Probe(word):
+                self._probe(word)
             case p.Restart():
                 old = self._trainer
                 self._trainer = self._fresh(old.dataset, old.config, self._first_engine)
@@ -230,44 +280,79 @@ class EngineLoop:
             self._next_step_at = now
             self._step_times.clear()
 
-    def _train_one(self, now: float) -> None:
-        counted = self._pending_steps > 0
-        if counted:
-            self._pending_steps -= 1
+    def _advance(self, now: float) -> None:
+        """One unit of the step in progress (beginning a step first if none is in progress)."""
         trainer = self._trainer
-        if trainer.done:
-            self._stop_running()
-            return
-        if counted or not self._running or self._last_step_seconds >= SLOW_STEP:
-            self._post(p.Computing(trainer.step_count + 1))
+        if self._step is None:
+            try:
+                self._step = trainer.begin_step()
+            except TrainingComplete as done:
+                if self._pending_phases:
+                    self._post(p.Refused("phase", str(done)))
+                self._stop_running()
+                return
+            self._step_began = now
+            self._announced = False
+        step = self._step
         try:
-            report = trainer.step()
-        except TrainingComplete:
-            self._stop_running()
-            return
+            step.advance()
         except TrainingDiverged as error:  # the weights are those of the last good step: saving still works
+            self._step = None
             self._halt(f"{error} (try a smaller --lr, or resume from an earlier checkpoint)")
             return
         except Exception as error:  # the app must survive anything a step raises
+            self._step = None
             self._halt(f"the engine failed at step {trainer.step_count + 1}: {error}")
             return
         end = self._clock()
-        self._last_step_seconds = end - now
+        self._dirty = True
+        if self._pending_phases:  # a `.`: its numbers go to the app at once
+            self._pending_phases -= 1
+            self._send_detail()
+        elif not self._announced and end - self._step_began >= SLOW_STEP:
+            self._announced = True
+            self._post(p.Computing(step.number, end - self._step_began))
+        if step.finished:
+            self._step = None
+            self._finished(step, end)
+
+    def _finished(self, step: StepLike, end: float) -> None:
+        """A step's update is done: record it, and stop where asked to."""
+        report = step.report
+        assert report is not None
+        counted = self._pending_steps > 0
+        if counted:
+            self._pending_steps -= 1
         self._record(report, end)
         if self._cap is not None:
             self._next_step_at = max(self._next_step_at + 1.0 / self._cap, end - 1.0 / self._cap)
+        trainer = self._trainer
         if not math.isfinite(report.loss):
             self._halt(f"the loss is {report.loss} at step {report.step}: training paused "
                        "(try a smaller --lr, or resume from an earlier checkpoint)")
         elif trainer.done or (self._until is not None and trainer.step_count >= self._until):
+            if trainer.done and self._pending_phases:
+                self._post(p.Refused("phase", f"all {trainer.steps} steps are done"))
             self._stop_running()
         if counted or not self._running:
             self._publish(end)
+
+    def _send_detail(self) -> None:
+        """The numbers of the last unit of the step in progress, to the app (once per unit)."""
+        step = self._step
+        if step is None or step.phase is None or step.phase == self._detail_sent:
+            return
+        self._detail_sent = step.phase
+        try:
+            self._post(p.PhaseDone(step.detail()))
+        except Exception as error:  # the numbers are for showing: their failure must not stop training
+            self._post(p.Refused("phase", f"the numbers of {step.phase.label} could not be computed: {error}"))
 
     def _stop_running(self) -> None:
         self._running = False
         self._until = None
         self._pending_steps = 0
+        self._pending_phases = 0
         self._dirty = True
 
     def _record(self, report: StepReport, end: float) -> None:
@@ -308,9 +393,14 @@ class EngineLoop:
     def _publish(self, now: float) -> None:
         trainer = self._trainer
         losses = trainer.losses
+        step = self._step
+        idle = not (self._running or self._pending_steps or self._pending_phases)
+        if step is not None and idle:
+            self._send_detail()  # paused between two units: the app shows that unit's numbers
+        schedule = trainer.schedule
         state = p.State(
             step=trainer.step_count,
-            steps=trainer.config.steps,
+            steps=trainer.steps,
             running=self._running,
             until=self._until,
             engine=trainer.engine,
@@ -323,6 +413,10 @@ class EngineLoop:
             node_history=tuple(self._nodes),
             engines=tuple(self._engines.values()),
             handled=self._handled,
+            phase=step.phase if step is not None else None,
+            marks=tuple(segment.start for segment in schedule.segments[1:]),
+            schedule_note=schedule.status(),
+            next_lr=schedule.lr_at(trainer.step_count + 1),
         )
         self._losses_sent = len(losses)
         self._last_publish = now
@@ -345,10 +439,43 @@ class EngineLoop:
         self._post(p.Samples(tuple(samples)))
 
     def _save(self, path: str) -> None:
+        """Write a checkpoint; in the middle of a step it holds the state before that step (the weights move only
+        in the update, the last unit)."""
         step = self._trainer.step_count
         try:
             save_checkpoint(self._trainer, path)  # type: ignore[arg-type]
         except Exception as error:  # CheckpointError says why in one line; anything else must not kill us
             self._post(p.SaveError(str(error) or type(error).__name__))
         else:
-            self._post(p.SavedTo(path, step))
+            self._post(p.SavedTo(path, step, mid_step=self._step is not None))
+
+    def _extend(self, steps: int) -> None:
+        """Make the run `steps` long from the next step on, and say once what that changed."""
+        trainer = self._trainer
+        try:
+            trainer.extend(steps)
+        except ScheduleError as error:
+            self._post(p.Refused("extend", str(error)))
+            return
+        self._post(p.Notice("schedule extended", trainer.schedule.describe()))
+
+    def _probe(self, word: str) -> None:
+        """A word's forward pass at the current weights (training is untouched)."""
+        try:
+            report = self._trainer.probe(word)
+        except ProbeError as error:
+            self._post(p.Refused("probe", str(error)))
+            return
+        self._post(p.Probed(report))
+
+    def _regraph(self) -> None:
+        """A finished run's last step, its graph built again in the new mode (no update: the same weights)."""
+        report = self._report
+        if report is None or report.engine == self._trainer.engine:
+            return
+        try:
+            probe = self._trainer.probe(report.doc)
+        except (ProbeError, ArithmeticError, ValueError) as error:
+            self._post(p.Refused("mode", f"the last step's graph could not be rebuilt: {error}"))
+            return
+        self._report = replace(report, engine=probe.engine, graph=probe.graph)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from microgpt.report import BOS_LABEL, SampleToken, StepReport
+from microgpt.report import BOS_LABEL, Phase, PhaseReport, ProbeReport, SampleToken, StepReport
 from microgpt_tui.protocol import EngineFigures, Sample
 
 __all__ = ["EngineFigures", "Sample"]  # plain values from the protocol, re-exported for the widgets
@@ -34,6 +34,10 @@ class Snapshot:
     engines: tuple[EngineFigures, ...]  # one entry per graph mode seen in this session
     commands: int = 0  # requests the engine had handled when it took this snapshot
     until: int | None = None  # the step at which running pauses by itself ("run to step"), if any
+    phase: Phase | None = None  # the last unit done of the step in progress (None between steps)
+    marks: tuple[int, ...] = ()  # steps from which the schedule changed
+    schedule_note: str | None = None  # "differs from the reference from step K" once the schedule changed
+    next_lr: float = 0.0  # the learning rate of the next step (the one in progress, if any)
 
     @property
     def finished(self) -> bool:
@@ -79,17 +83,49 @@ class Progress(Message):
 
 @dataclass
 class Computing(Message):
-    """A step that may take a while has begun (the status line says so, ticking, until it is done)."""
+    """A step is taking a while (the status line says so, counting on from `elapsed`, until it is done)."""
 
     step: int
+    elapsed: float = 0.0
+
+
+@dataclass
+class PhaseShown(Message):
+    """The numbers of the last unit done of the step in progress (after `.`, or when paused mid-step)."""
+
+    report: PhaseReport
+
+
+@dataclass
+class ProbeShown(Message):
+    """A probed word's forward pass at the current weights."""
+
+    report: ProbeReport
+
+
+@dataclass
+class Refused(Message):
+    """The engine could not do what was asked (`what`: "probe", "extend", "phase" ...); `reason` is one line."""
+
+    what: str
+    reason: str
+
+
+@dataclass
+class Notice(Message):
+    """Something to read once, e.g. what extending the schedule changed."""
+
+    title: str
+    text: str
 
 
 @dataclass
 class Saved(Message):
-    """A checkpoint was written."""
+    """A checkpoint was written (mid_step: the step after `step` was in progress and is not in it)."""
 
     path: str
     step: int
+    mid_step: bool = False
 
 
 @dataclass

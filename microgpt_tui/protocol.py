@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from microgpt.report import SampleToken, StepReport
+from microgpt.report import Phase, PhaseReport, ProbeReport, SampleToken, StepReport
 
 # -- requests: app -> engine ----------------------------------------------------------------------------------
 
@@ -29,6 +29,11 @@ class Step:
     """Pause, then take `count` more steps (requests add up)."""
 
     count: int
+
+
+@dataclass(frozen=True)
+class NextPhase:
+    """Pause, then do one more unit of the step in progress (beginning one if none is): `.` (requests add up)."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,20 @@ class Save:
 
 
 @dataclass(frozen=True)
+class Extend:
+    """Make the run `steps` long from the next step on (the schedule records the change)."""
+
+    steps: int
+
+
+@dataclass(frozen=True)
+class Probe:
+    """The forward pass of `word` at the current weights: not trained on, nothing changed."""
+
+    word: str
+
+
+@dataclass(frozen=True)
 class Restart:
     """Start the run again from step 0: the same dataset, configuration, seed and graph mode."""
 
@@ -77,7 +96,7 @@ class Stop:
     """End the engine."""
 
 
-Request = Run | Pause | Step | RunUntil | Speed | SetEngine | Draw | Save | Restart | Stop
+Request = Run | Pause | Step | NextPhase | RunUntil | Speed | SetEngine | Draw | Save | Extend | Probe | Restart | Stop
 
 
 # -- records: engine -> app -----------------------------------------------------------------------------------
@@ -111,13 +130,40 @@ class State:
     node_history: tuple[int, ...]  # graph node counts of recent steps
     engines: tuple[EngineFigures, ...]  # one entry per graph mode seen in this run
     handled: int  # requests applied so far
+    phase: Phase | None = None  # the last unit done of the step in progress (None between steps)
+    marks: tuple[int, ...] = ()  # steps from which the schedule changed (extended, new learning rate)
+    schedule_note: str | None = None  # "differs from the reference from step K" once the schedule changed
+    next_lr: float = 0.0  # the learning rate of the next step (the one in progress, if any)
+
+
+@dataclass(frozen=True, eq=False)
+class PhaseDone:
+    """The numbers of the last unit done of the step in progress (sent for `.` and when paused mid-step)."""
+
+    report: PhaseReport
+
+
+@dataclass(frozen=True, eq=False)
+class Probed:
+    """A probe's forward pass."""
+
+    report: ProbeReport
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A request that could not be done (a word with characters the dataset lacks, a schedule too short ...)."""
+
+    what: str  # e.g. "probe", "extend"
+    reason: str  # one line
 
 
 @dataclass(frozen=True, eq=False)
 class Computing:
-    """A step has begun that may take a while: the app says so until the next `State`."""
+    """A step is taking a while: the app says so (and counts on from `elapsed`) until the next `State`."""
 
     step: int  # the step being computed (1-based)
+    elapsed: float = 0.0  # seconds it has taken so far
 
 
 @dataclass(frozen=True, eq=False)
@@ -148,10 +194,19 @@ class Samples:
 
 @dataclass(frozen=True)
 class SavedTo:
-    """A checkpoint of step `step` was written to `path`."""
+    """A checkpoint of step `step` was written to `path` (mid_step: step+1 was in progress and is not in it)."""
 
     path: str
     step: int
+    mid_step: bool = False
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something the user should read once, e.g. what extending the schedule changed."""
+
+    title: str
+    text: str
 
 
 @dataclass(frozen=True)
@@ -175,4 +230,4 @@ class Crash:
     reason: str
 
 
-Record = State | Computing | Samples | SavedTo | SaveError | Halt | Crash
+Record = State | Computing | PhaseDone | Probed | Refused | Samples | SavedTo | SaveError | Notice | Halt | Crash

@@ -33,7 +33,11 @@ from microgpt_tui.messages import (
     Computing,
     EngineDied,
     Halted,
+    Notice,
+    PhaseShown,
+    ProbeShown,
     Progress,
+    Refused,
     SamplesDrawn,
     Saved,
     SaveFailed,
@@ -147,8 +151,20 @@ class Runner:
         self._send(p.Pause())
 
     def step(self, count: int = 1) -> None:
-        """Pause, then take `count` more steps (requests add up)."""
+        """Pause, then finish the step in progress or take a whole one, `count` times (requests add up)."""
         self._send(p.Step(count))
+
+    def next_phase(self) -> None:
+        """Pause, then do one more unit of the step in progress; a `PhaseShown` follows."""
+        self._send(p.NextPhase())
+
+    def extend(self, steps: int) -> None:
+        """Make the run `steps` long from the next step on; a `Notice` (or a `Refused`) follows."""
+        self._send(p.Extend(steps))
+
+    def probe(self, word: str) -> None:
+        """The forward pass of `word` at the current weights; a `ProbeShown` (or a `Refused`) follows."""
+        self._send(p.Probe(word))
 
     def set_speed(self, cap: float | None) -> None:
         """Cap the steps per second; None for as fast as the engine goes."""
@@ -178,12 +194,20 @@ def to_message(record: p.Record, losses: list[float]) -> Message | None:
             del losses[record.losses_from:]
             losses.extend(record.new_losses)
             return Progress(snapshot_of(record, tuple(losses)))
-        case p.Computing(step):
-            return Computing(step)
+        case p.Computing(step, elapsed):
+            return Computing(step, elapsed)
+        case p.PhaseDone(report):
+            return PhaseShown(report)
+        case p.Probed(report):
+            return ProbeShown(report)
+        case p.Refused(what, reason):
+            return Refused(what, reason)
+        case p.Notice(title, text):
+            return Notice(title, text)
         case p.Samples(samples):
             return SamplesDrawn(samples)
-        case p.SavedTo(path, step):
-            return Saved(path, step)
+        case p.SavedTo(path, step, mid_step):
+            return Saved(path, step, mid_step)
         case p.SaveError(reason):
             return SaveFailed(reason)
         case p.Halt(reason):
@@ -207,6 +231,10 @@ def snapshot_of(state: p.State, losses: tuple[float, ...]) -> Snapshot:
         node_history=state.node_history,
         engines=state.engines,
         commands=state.handled,
+        phase=state.phase,
+        marks=state.marks,
+        schedule_note=state.schedule_note,
+        next_lr=state.next_lr,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import re
@@ -23,6 +24,7 @@ from microgpt_tui.widgets.help_screen import HelpScreen
 from microgpt_tui.widgets.pane import Pane
 from microgpt_tui.widgets.sampler import Sampler
 from microgpt_tui.widgets.status_bar import StatusBar
+from tests.tui.conftest import WrappedTrainer
 
 
 async def settled(pilot, app) -> None:
@@ -312,21 +314,18 @@ async def test_a_resumed_run_shows_its_loss_history(trainer, names, make_app, re
         assert app.query_one("#loss", Pane).border_title == "Loss · step 4"
 
 
-class _Exploding:
+class _Exploding(WrappedTrainer):
     """A trainer whose next step fails, or returns a report with a loss that is not a number."""
 
     def __init__(self, trainer, how):
-        self._trainer, self._how = trainer, how
+        super().__init__(trainer)
+        self._how = how
 
-    def __getattr__(self, name):
-        return getattr(self._trainer, name)
-
-    def step(self):
-        import dataclasses
-
+    def before_unit(self, step):
         if self._how == "raise":
             raise RuntimeError("out of cheese")
-        report = self._trainer.step()
+
+    def finished(self, report):
         return dataclasses.replace(report, loss=math.nan)
 
 
@@ -530,18 +529,15 @@ async def test_the_model_line_says_what_is_trained(trainer, make_app, ready, unt
         await until(pilot, lambda: app.query_one("#model").render().plain.endswith("atomic"), what="the mode")
 
 
-class _Slow:
-    """A trainer whose steps take `seconds` each."""
+class _Slow(WrappedTrainer):
+    """A trainer whose steps take about `seconds` each (spread over their units)."""
 
     def __init__(self, trainer, seconds):
-        self._trainer, self._seconds = trainer, seconds
+        super().__init__(trainer)
+        self._seconds = seconds
 
-    def __getattr__(self, name):
-        return getattr(self._trainer, name)
-
-    def step(self):
-        time.sleep(self._seconds)
-        return self._trainer.step()
+    def before_unit(self, step):
+        time.sleep(self._seconds / 20)  # a default step has about 20 units
 
 
 async def test_a_slow_step_is_counted_on_the_status_line_and_slow_rates_are_shown(trainer, make_app, ready, until):

@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import signal
-from collections.abc import Iterator
 
 import pytest
 
@@ -18,6 +17,7 @@ from microgpt_tui import protocol as p
 from microgpt_tui.engine_process import EngineLoop
 from microgpt_tui.messages import Progress
 from microgpt_tui.runner import death_reason, to_message
+from tests.tui.conftest import WrappedTrainer
 
 
 class Simulation:
@@ -61,30 +61,19 @@ class Simulation:
         return [m for m in self.messages if isinstance(m, kind)]
 
 
-class TimedTrainer:
-    """A real trainer whose steps take `step_seconds` of simulated time."""
+class TimedTrainer(WrappedTrainer):
+    """A real trainer whose steps take `step_seconds` of simulated time (all in their first unit)."""
 
     def __init__(self, trainer: Trainer, sim: Simulation, loss: float | None = None) -> None:
-        self._trainer, self._sim, self._loss = trainer, sim, loss
+        super().__init__(trainer)
+        self._sim, self._loss = sim, loss
 
-    def __getattr__(self, name: str):
-        return getattr(self._trainer, name)
+    def before_unit(self, step) -> None:
+        if step.phase is None:
+            self._sim.now += self._sim.step_seconds
 
-    @property
-    def engine(self) -> str:
-        return self._trainer.engine
-
-    @engine.setter
-    def engine(self, value: str) -> None:
-        self._trainer.engine = value
-
-    def step(self):
-        report = self._trainer.step()
-        self._sim.now += self._sim.step_seconds
+    def finished(self, report):
         return report if self._loss is None else dataclasses.replace(report, loss=self._loss)
-
-    def sample(self, temperature: float = 0.5) -> Iterator:
-        return self._trainer.sample(temperature)
 
 
 def run(trainer, schedule, *, fps=4.0, step_seconds=0.01, loss=None) -> Simulation:
@@ -184,7 +173,7 @@ def test_an_engine_error_pauses_and_the_loop_goes_on(short):
     sim = Simulation([(0.0, p.Run()), (0.5, p.Step(1))])
 
     class Failing(TimedTrainer):
-        def step(self):
+        def before_unit(self, step):
             raise ValueError("boom")
 
     EngineLoop(Failing(short, sim), sim.post, sim.receive, clock=sim.clock).run()
@@ -264,3 +253,86 @@ def test_the_cause_of_death_in_words():
     assert death_reason(1) == "the engine process exited with status 1"
     assert death_reason(1, "MemoryError: ") == "the engine process exited with status 1: MemoryError: "
     assert "without being asked" in death_reason(0)
+
+
+def test_a_dot_does_one_unit_and_sends_its_numbers(short):
+    sim = run(short, [(0.0, p.NextPhase()), (0.0, p.NextPhase()), (0.0, p.NextPhase())])
+    phases = [r.report.phase for r in sim.of(p.PhaseDone)]
+    assert [(ph.step, ph.kind, ph.index) for ph in phases] == [(1, "document", 0), (1, "forward", 0),
+                                                               (1, "forward", 1)]
+    assert phases[1].label.startswith("forward 1/") and short.step_count == 0
+    last = sim.of(Progress)[-1].snapshot
+    assert last.phase == phases[-1] and last.step == 0 and not last.running
+    assert len(sim.of(p.PhaseDone)[-1].report.position_losses) == 2  # the partial numbers so far
+
+
+def test_n_finishes_the_step_in_progress_and_phase_by_phase_equals_whole(short):
+    sim = run(short, [(0.0, p.NextPhase()), (0.0, p.NextPhase()), (0.1, p.Step(1)), (0.2, p.Step(1))])
+    headless = Trainer(short.dataset, Config(steps=50))
+    assert short.losses == [headless.step().loss, headless.step().loss]  # bit for bit
+    last = sim.of(Progress)[-1].snapshot
+    assert last.step == 2 and last.phase is None
+
+
+def test_every_phase_of_a_step_one_dot_at_a_time(names):
+    trainer = Trainer(names, Config(steps=5))
+    sim = run(trainer, [(0.0, p.NextPhase())] * 400)
+    kinds = [r.report.phase.kind for r in sim.of(p.PhaseDone)]
+    first = kinds[: kinds.index("update") + 1]
+    assert first[0] == "document" and first[1] == "forward" and "loss" in first and first[-1] == "update"
+    assert first.index("loss") < first.index("backward")
+    assert trainer.step_count == 5 and sim.of(p.Refused)  # past the end: refused, said once per press
+    assert trainer.losses == [Trainer(names, Config(steps=5)).step().loss] + trainer.losses[1:]
+
+
+def test_a_pause_lands_between_two_units_of_a_slow_step(names):
+    trainer = Trainer(names, Config(steps=5))
+    sim = run(trainer, [(0.0, p.Run()), (0.05, p.Pause()), (1.0, p.Run())], step_seconds=0.1)
+    paused = [m.snapshot for m in sim.of(Progress) if not m.snapshot.running and m.snapshot.phase is not None]
+    assert paused and paused[0].step == 0 and paused[0].phase.kind == "document"  # mid-step, not after it
+    assert sim.of(p.PhaseDone)  # the app gets the numbers of the unit it paused on
+    assert trainer.step_count == 5
+    assert trainer.losses == [Trainer(names, Config(steps=5)).step().loss] + trainer.losses[1:]
+
+
+def test_saving_in_the_middle_of_a_step_saves_the_state_before_it(short, tmp_path):
+    path = tmp_path / "mid.json"
+    sim = run(short, [(0.0, p.Step(1)), (0.1, p.NextPhase()), (0.1, p.NextPhase()), (0.2, p.Save(str(path)))])
+    (saved,) = sim.of(p.SavedTo)
+    assert saved.step == 1 and saved.mid_step
+    resumed = load_checkpoint(path)
+    assert resumed.step_count == 1 and resumed.losses == short.losses[:1]
+    headless = Trainer(short.dataset, Config(steps=50))
+    headless.step()
+    assert resumed.step().loss == headless.step().loss
+
+
+def test_a_probe_changes_nothing_and_a_foreign_word_is_refused(short):
+    sim = run(short, [(0.0, p.Step(1)), (0.1, p.Probe("emma")), (0.1, p.Probe("x1")), (0.2, p.Step(1))])
+    (probed,) = sim.of(p.Probed)
+    assert probed.report.word == "emma" and len(probed.report.position_losses) == 5
+    (refused,) = sim.of(p.Refused)
+    assert refused.what == "probe" and "1" in refused.reason
+    headless = Trainer(short.dataset, Config(steps=50))
+    assert short.losses == [headless.step().loss, headless.step().loss]
+
+
+def test_extending_the_schedule_says_what_changed_and_marks_the_step(names):
+    trainer = Trainer(names, Config(steps=3))
+    sim = run(trainer, [(0.0, p.Step(3)), (0.1, p.Extend(2)), (0.2, p.Extend(5)), (0.3, p.Run())])
+    (refused,) = sim.of(p.Refused)
+    assert refused.what == "extend"
+    (notice,) = sim.of(p.Notice)
+    assert "step 4" in notice.text
+    last = sim.of(Progress)[-1].snapshot
+    assert trainer.step_count == 5 and last.steps == 5 and last.marks == (4,) and last.finished
+
+
+def test_m_on_a_finished_run_rebuilds_the_last_graph_in_the_new_mode(names):
+    trainer = Trainer(names, Config(steps=2))
+    sim = run(trainer, [(0.0, p.Step(2)), (0.1, p.SetEngine("atomic"))])
+    reports = [m.snapshot.report for m in sim.of(Progress) if m.snapshot.report is not None]
+    fused, atomic = reports[0], reports[-1]
+    assert fused.engine == "fused" and atomic.engine == "atomic" and atomic.step == 2
+    assert atomic.graph.nodes > 5 * reports[-2].graph.nodes or reports[-2].engine == "atomic"
+    assert atomic.loss == trainer.losses[-1] and trainer.step_count == 2  # no update
