@@ -1,4 +1,4 @@
-"""The app: five panes over one trainer, driven from the keyboard, fed by the engine process (runner.py)."""
+"""The app: six panes over one trainer, driven from the keyboard, fed by the engine process (runner.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from textual.containers import Container
 from textual.reactive import var
 from textual.widgets import Footer, Tab, Tabs
 
+from microgpt.report import PhaseReport, ProbeReport
 from microgpt.trainer import ENGINES
 from microgpt_tui.commands import MicroGPTCommands
 from microgpt_tui.messages import (
@@ -30,8 +31,10 @@ from microgpt_tui.widgets.attention_map import AttentionMap
 from microgpt_tui.widgets.grad_norms import GradNorms
 from microgpt_tui.widgets.graph_census import GraphCensus
 from microgpt_tui.widgets.help_screen import HelpScreen, help_markdown
+from microgpt_tui.widgets.inside import Inside
 from microgpt_tui.widgets.loss_chart import LossChart
 from microgpt_tui.widgets.pane import Pane
+from microgpt_tui.widgets.probe_input import ProbeInput
 from microgpt_tui.widgets.sampler import TEMPERATURE_TENTHS, Sampler
 from microgpt_tui.widgets.status_bar import StatusBar
 
@@ -42,10 +45,11 @@ PANES: tuple[tuple[str, str], ...] = (  # (id, key) in screen order
     ("grad", "3"),
     ("graph", "4"),
     ("sampler", "5"),
+    ("inside", "6"),
 )
 PANE_TITLES = {"loss": "Loss", "attention": "Attention", "grad": "Gradient norms", "graph": "Graph",
-               "sampler": "Sampling"}
-WIDE = (100, 30)  # from this many columns and rows, all five panes show at once; below it, one pane and tabs
+               "sampler": "Sampling", "inside": "Inside"}
+WIDE = (100, 30)  # from this many columns and rows, all six panes show at once; below it, one pane and tabs
 DEFAULT_SAVE_PATH = "microgpt-checkpoint.json"
 
 
@@ -55,6 +59,7 @@ class MicroGPTApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "microgpt-tui"
     COMMANDS = App.COMMANDS | {MicroGPTCommands}
+    ESCAPE_TO_MINIMIZE = False  # escape ends a probe first (action_escape), then restores a maximised pane
 
     BINDINGS: ClassVar[list[BindingType]] = [  # in the help's order; the footer shows those with show=True
         Binding("space", "toggle_run", "Run/pause", tooltip="Start training, or pause after the current step"),
@@ -70,6 +75,9 @@ class MicroGPTApp(App[None]):
         Binding("g", "sample", "Sample", tooltip="Draw a new name from the current weights, token by token"),
         Binding("h", "next_head", "Next head", show=False, tooltip="Show the next attention head (wraps)"),
         Binding("l", "next_layer", "Next layer", show=False, tooltip="Show the next layer's attention (wraps)"),
+        Binding("slash", "probe", "Probe", tooltip="Probe a word: its forward pass at the current weights"),
+        Binding("escape", "escape", "Back", show=False,
+                tooltip="End a probe (back to training's numbers), else restore a maximised pane"),
         Binding("m", "toggle_engine", "Mode", tooltip="Switch the graph between fused and atomic (same losses)"),
         Binding("ctrl+s", "save", "Save", tooltip="Save a checkpoint to the --save path"),
         Binding("question_mark", "help", "Help", tooltip="Every key, and what each pane shows"),
@@ -88,6 +96,8 @@ class MicroGPTApp(App[None]):
     attn_head: var[int] = var(0)
     temperature: var[int] = var(5)  # whole tenths
     color_mode: var[ColorMode] = var[ColorMode]("256")
+    phase: var[PhaseReport | None] = var[PhaseReport | None](None)  # the shown step's current or last phase
+    probe: var[ProbeReport | None] = var[ProbeReport | None](None)  # a probed word's forward pass, until escape
     current_pane: var[str] = var("loss")
     wide: var[bool] = var(True)
 
@@ -118,7 +128,7 @@ class MicroGPTApp(App[None]):
     # -- layout ---------------------------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        """Status line, tabs (small terminals only), the five panes, footer."""
+        """Status line, tabs (small terminals only), the six panes (in grid order), the probe's input, footer."""
         yield StatusBar(self.dataset.name, id="status").data_bind(MicroGPTApp.snapshot)
         yield Tabs(*[Tab(f"{key} {PANE_TITLES[pane]}", id=f"tab-{pane}") for pane, key in PANES], id="tabs")
         with Container(id="panes"):
@@ -127,14 +137,17 @@ class MicroGPTApp(App[None]):
             yield AttentionMap(self.trainer_config.block_size, id="attention").data_bind(
                 MicroGPTApp.snapshot, MicroGPTApp.sample, MicroGPTApp.showing_sample, MicroGPTApp.attn_layer,
                 MicroGPTApp.attn_head, MicroGPTApp.color_mode)
-            yield GradNorms(self.trainer_config.n_layer, id="grad").data_bind(MicroGPTApp.snapshot)
             yield GraphCensus(id="graph").data_bind(MicroGPTApp.snapshot)
+            yield GradNorms(self.trainer_config.n_layer, id="grad").data_bind(MicroGPTApp.snapshot)
+            yield Inside(self.dataset.uchars, id="inside").data_bind(
+                MicroGPTApp.phase, MicroGPTApp.probe, MicroGPTApp.attn_layer, MicroGPTApp.attn_head)
             yield Sampler(self.dataset, id="sampler").data_bind(MicroGPTApp.sample, MicroGPTApp.temperature)
+        yield ProbeInput(self.dataset.uchars, self.dataset.name, id="probe-input")
         yield Footer()
 
     def on_mount(self) -> None:
         """Lay out for the terminal's size, let the panes take turns redrawing, and focus the first pane."""
-        training_panes = [pane for pane, _ in PANES if pane != "sampler"]
+        training_panes = [pane for pane, _ in PANES if pane not in ("sampler", "inside")]
         for turn, pane in enumerate(training_panes):  # spread over the first half of the redraw interval
             self.query_one(f"#{pane}", Pane).stagger = turn / len(training_panes) / 2 / self.redraws_per_second
         self._fit(self.size.width, self.size.height)
@@ -288,6 +301,23 @@ class MicroGPTApp(App[None]):
         self.query_one(StatusBar).saved = "saving…"
         self.runner.save(self.save_path)
 
+    def action_probe(self) -> None:
+        """Open the probe's input: type a word, enter probes it."""
+        self.query_one(ProbeInput).open()
+
+    def on_probe_input_probe_requested(self, message: ProbeInput.ProbeRequested) -> None:
+        """A word to probe: the engine computes its forward pass; its `ProbeReport` is shown as `probe`."""
+        # The engine process answers probes once the runner routes them (a `probe` request and record).
+        self.notify(f"cannot probe “{message.word}” yet: the engine does not take probes in this build",
+                    severity="warning", timeout=4)
+
+    def action_escape(self) -> None:
+        """End a probe (the panes show training again); with no probe, restore a maximised pane."""
+        if self.probe is not None:
+            self.probe = None
+        elif self.screen.maximized is not None:
+            self.screen.minimize()
+
     def action_show_pane(self, pane: str) -> None:
         """Focus a pane (and show it, when the panes are tabs)."""
         self.current_pane = pane
@@ -308,7 +338,7 @@ class MicroGPTApp(App[None]):
                 continue
             rows.append((" / ".join(self.key_label(k) for k in binding.key.split(",")), binding.tooltip))
         panes = ", ".join(f"{key} {PANE_TITLES[pane]}" for pane, key in PANES)
-        rows.append(("1 … 5", f"focus a pane ({panes}); in a small terminal, show it"))
+        rows.append(("1 … 6", f"focus a pane ({panes}); in a small terminal, show it"))
         rows.append(("up / down", "in the Attention pane: choose the row whose weights are printed"))
         rows.append(("tab / shift+tab", "move the focus from pane to pane"))
         rows.append(("ctrl+p", "the command palette: every action by name"))
