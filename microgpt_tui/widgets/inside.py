@@ -94,10 +94,10 @@ def score_table(keys: Sequence[str], scores: Sequence[float], weights: Sequence[
 
 
 def code_lines(span: SourceSpan) -> list[tuple[int, str]]:
-    """(line number, text) of a span's code, dedented, with its docstring left out (the numbers say what it does)."""
+    """(line number, text) of a span's body, dedented: its signature and docstring left out (the title names it)."""
     code = textwrap.dedent("\n".join(span.lines)).split("\n")
     numbered = list(enumerate(code, start=span.first_line))
-    body = next((i + 1 for i, line in enumerate(code) if line.rstrip().endswith(":")), len(code))  # after `def`
+    body = next((i + 1 for i, line in enumerate(code) if line.rstrip().endswith(":")), 0)  # after `def ...:`
     if body < len(code):
         opening = code[body].strip()
         quote = opening[:3]
@@ -105,35 +105,48 @@ def code_lines(span: SourceSpan) -> list[tuple[int, str]]:
             last = body
             if not (len(opening) > 3 and opening.endswith(quote)):  # a docstring of several lines
                 last = next((i for i in range(body + 1, len(code)) if code[i].rstrip().endswith(quote)), body)
-            numbered = numbered[:body] + numbered[last + 1:]
-    return numbered
+            body = last + 1
+    return [(number, text) for number, text in numbered[body:] if text.strip()]
 
 
 def source_lines(spans: Sequence[SourceSpan], width: int, height: int) -> list[Text]:
-    """Each span's title and path (dim), then its code with line numbers (dim), sharing the rows that are left.
+    """Each span's title and place (dim), then its body with line numbers (dim), sharing the rows that are left.
 
-    With too few rows for any code, one line names where the code is.
+    With few rows, a span keeps only its title (where the code is); a span cut short ends its title with `…`.
     """
     if not spans or height < 1:
         return []
-    if height < 3:
-        where = ", ".join(f"{span.title} ({span.path}:{span.first_line})" for span in spans)
-        return [Text(f"code: {where}", style="dim")]
-    share = max(2, height // len(spans))
+    codes = [code_lines(span) for span in spans]
+    rooms = share_rows([1 + len(code) for code in codes], height)
     lines: list[Text] = []
-    for index, span in enumerate(spans):
-        room = min(share if index < len(spans) - 1 else height, height - len(lines))
-        if room < 2:
-            break
-        lines.append(Text.assemble((span.title, "bold dim"), (f" · {span.path}:{span.first_line}", "dim")))
-        code = code_lines(span)
-        digits = len(str(code[-1][0])) if code else 1
-        shown = code if len(code) <= room - 1 else code[: room - 2]
+    for span, code, room in zip(spans, codes, rooms, strict=True):
+        if room == 0:
+            continue
+        shown = code[: room - 1]
+        cut = " …" if len(shown) < len(code) else ""
+        lines.append(Text.assemble((span.title, "bold dim"), (f" · {span.path}:{span.first_line}{cut}", "dim")))
+        digits = len(str(shown[-1][0])) if shown else 1
         for number, text in shown:
             lines.append(Text.assemble((f"{number:>{digits}} ", "dim"), text))
-        if len(shown) < len(code):
-            lines.append(Text(f"{' ' * digits} … {len(code) - len(shown)} more lines", style="dim"))
     return lines
+
+
+def share_rows(needs: Sequence[int], rows: int) -> list[int]:
+    """Rows for each block: as many as it needs when all fit, else equal shares, the unused rows handed on."""
+    given = [0] * len(needs)
+    left = rows
+    open_ = [i for i, need in enumerate(needs) if need > 0]
+    while left > 0 and open_:
+        share = max(1, left // len(open_))
+        for i in list(open_):
+            extra = min(share, needs[i] - given[i], left)
+            given[i] += extra
+            left -= extra
+            if given[i] == needs[i]:
+                open_.remove(i)
+            if left == 0:
+                break
+    return given
 
 
 class Inside(Pane):
@@ -278,7 +291,7 @@ by about the learning rate, whatever its gradient: `m̂ / √v̂` is ±1 when th
         target = token_label(detail.target)
         lines = [Text.assemble(("input ", "dim"), (token_label(detail.input), "bold"), ("  →  target ", "dim"),
                                (target, "bold"), (f"   (position {detail.position})", "dim")),
-                 Text(f"layer {layer} · head {head} (h, l): this query against the cached keys", style="dim")]
+                 Text(f"layer {layer} head {head} (h l): this query vs the cached keys", style="dim")]
         keys = tokens[: detail.position + 1]
         lines += score_table(keys, detail.scores[layer][head], detail.weights[layer][head], width)
         top = [Text.assemble((token_label(label), "bold"), f" {num(p)}") for label, p in detail.top]
@@ -288,7 +301,7 @@ by about the learning rate, whatever its gradient: `m̂ / √v̂` is ±1 when th
         return lines
 
     def _loss(self, detail: LossDetail, targets: Sequence[str], width: int, room: int) -> list[Text]:
-        lines = [Text("the step's loss: the mean of the position losses -log p(target)", style="dim")]
+        lines = [Text("the mean of the position losses -log p(target):", style="dim")]
         lines += mean_written(detail.position_losses, detail.loss, width, max(1, min(4, room - 3)))
         lines.append(Text.assemble(("loss ", "dim"), (num(detail.loss), "bold"),
                                    ("  is what the reference prints for this step", "dim")))
