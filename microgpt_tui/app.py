@@ -177,6 +177,10 @@ class MicroGPTApp(App[None]):
         if not wide:
             self.query_one(f"#{self.current_pane}", Pane).focus()
 
+    def watch_probe(self, probe: ProbeReport | None) -> None:
+        """While a probe is shown the screen carries `-probe`: the panes showing it are marked (app.tcss)."""
+        self.screen.set_class(probe is not None, "-probe")
+
     def watch_current_pane(self, pane: str) -> None:
         """Mark the current pane (the one shown in tab mode) and its tab."""
         for other, _ in PANES:
@@ -339,7 +343,8 @@ class MicroGPTApp(App[None]):
             rows.append((" / ".join(self.key_label(k) for k in binding.key.split(",")), binding.tooltip))
         panes = ", ".join(f"{key} {PANE_TITLES[pane]}" for pane, key in PANES)
         rows.append(("1 … 6", f"focus a pane ({panes}); in a small terminal, show it"))
-        rows.append(("up / down", "in the Attention pane: choose the row whose weights are printed"))
+        rows.append(("up / down", "in the Attention pane: choose the row whose weights are printed; in the Inside "
+                                  "pane: choose the update's matrix, or the probed word's position"))
         rows.append(("tab / shift+tab", "move the focus from pane to pane"))
         rows.append(("ctrl+p", "the command palette: every action by name"))
         return rows

@@ -332,7 +332,8 @@ by about the learning rate, whatever its gradient: `m̂ / √v̂` is ±1 when th
                               ("  change ", "dim"), f"{move.change:+.4f}")]
 
     def _probe_lines(self, probe: ProbeReport, width: int, height: int) -> list[Text]:
-        head = Text.assemble((f"“{probe.word}”", "bold"), (f" · {PROBE_MARK} · escape: back", "dim"))
+        head = Text.assemble((f"“{probe.word}”", "bold"), (" at the current weights · escape: back to training",
+                                                           "dim"))
         lines = [head]
         lines += mean_written(probe.position_losses, probe.loss, width, 2)
         if probe.positions:

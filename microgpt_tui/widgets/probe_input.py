@@ -11,6 +11,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.validation import ValidationResult, Validator
+from textual.widget import Widget
 from textual.widgets import Input, Static
 
 SPACE_LABEL = "␣"  # how a space is shown wherever a character is named
@@ -58,17 +59,18 @@ class VocabularyValidator(Validator):
             return self.success()
         named = ", ".join(f"“{char_label(ch)}”" for ch in foreign)
         noun = "is" if len(foreign) == 1 else "are"
-        return self.failure(f"{named} {noun} not in {self.dataset}'s characters "
-                            f"({describe_vocabulary(self.vocabulary)}): the model has no token for "
-                            f"{'it' if len(foreign) == 1 else 'them'}")
+        return self.failure(f"{named} {noun} not in the {self.dataset} dataset "
+                            f"(its characters: {describe_vocabulary(self.vocabulary)})")
 
 
 class ProbeInput(Vertical):
-    """A one-line input for the word to probe, with a line under it saying what is wrong with the word so far."""
+    """A one-line input for the word to probe, with a line under it saying what is wrong with the word so far.
+
+    It sits between the panes and the footer (the panes give it the rows it needs while it is open).
+    """
 
     DEFAULT_CSS = """
     ProbeInput {
-        dock: bottom;
         height: auto;
         display: none;
         background: $panel;
@@ -106,10 +108,11 @@ class ProbeInput(Vertical):
         super().__init__(id=id)
         self.validator = VocabularyValidator(vocabulary, dataset)
         self.dataset = dataset
+        self._return_focus: Widget | None = None
 
     def compose(self) -> ComposeResult:
         """The input and its hint line."""
-        yield Input(placeholder=f"a word of {self.dataset}'s characters, e.g. emma",
+        yield Input(placeholder=f"a word to probe, e.g. emma (characters of the {self.dataset} dataset)",
                     validators=[self.validator], validate_on=["changed", "submitted"], id="probe-word")
         yield Static(self._hint(), id="probe-hint")
 
@@ -122,7 +125,9 @@ class ProbeInput(Vertical):
         return self.has_class("-open")
 
     def open(self) -> None:
-        """Show the input, empty, and put the cursor in it."""
+        """Show the input, empty, and put the cursor in it (closing gives the focus back)."""
+        if not self.is_open:
+            self._return_focus = self.app.focused
         field = self.query_one(Input)
         field.value = ""
         self._say(None)
@@ -130,9 +135,13 @@ class ProbeInput(Vertical):
         field.focus()
 
     def action_close(self) -> None:
-        """Hide the input; the focus goes back to where it was before (the screen picks the next pane)."""
+        """Hide the input; the focus goes back to where it was before."""
+        if self._return_focus is not None and self._return_focus.is_attached:
+            self._return_focus.focus()
+        else:
+            self.screen.focus_next()
         self.remove_class("-open")
-        self.query_one(Input).blur()
+        self.app.refresh_bindings()  # the footer shows the keys of the widget that has the focus now
 
     def _say(self, refusal: str | None) -> None:
         hint = self.query_one("#probe-hint", Static)

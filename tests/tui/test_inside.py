@@ -231,14 +231,15 @@ async def test_probe_input_refuses_foreign_characters_by_name(names, make_app, r
         await pilot.press(*"em1a X")
         await pilot.pause()
         hint = str(app.query_one("#probe-hint").render())
-        assert "“1”, “␣”, “X” are not in names.txt's characters" in hint or \
-            f"“1”, “␣”, “X” are not in {names.name}'s characters" in hint
+        chars = "".join(names.uchars)
+        assert f"“1”, “␣”, “X” are not in the {names.name} dataset (its characters: {chars})" in hint
         await pilot.press("enter")
         await pilot.pause()
         assert requested == [] and probe.display  # refused: nothing asked, the input stays open
         await pilot.press(*["backspace"] * 4, "m", "a", "enter")  # "em1a X" -> "em" -> "emma"
         await pilot.pause()
         assert requested == ["emma"] and not probe.display
+        assert app.focused is app.query_one("#loss")  # the focus is back where it was
         assert app.runner.sent == sent  # typing n, space or a letter key in the input drove nothing else
 
 
@@ -254,6 +255,7 @@ async def test_a_probe_shows_its_forward_pass_until_escape(names, make_app, read
         await pilot.pause()
         inside = app.query_one(Inside)
         assert inside.border_title is not None and PROBE_MARK in inside.border_title
+        assert app.screen.has_class("-probe")
         text = shown(app)
         assert "“emma”" in text
         assert " ".join(four(x) for x in probe.position_losses[:2]) in text.replace(" + ", " ").replace("(", "")
@@ -263,7 +265,7 @@ async def test_a_probe_shows_its_forward_pass_until_escape(names, make_app, read
         check_phase(shown(app), _as_phase(reports[1], probe.positions[2]))
         await pilot.press("escape")
         await pilot.pause()
-        assert app.probe is None
+        assert app.probe is None and not app.screen.has_class("-probe")
         check_phase(shown(app), reports[-1])
         assert inside.border_title is not None and PROBE_MARK not in inside.border_title
 
