@@ -12,13 +12,16 @@ from textual.containers import Container
 from textual.reactive import var
 from textual.widgets import Footer, Tab, Tabs
 
+from microgpt.model import matrix_shapes
 from microgpt.report import PhaseReport, ProbeReport
 from microgpt.trainer import ENGINES
 from microgpt_tui.commands import MicroGPTCommands
 from microgpt_tui.messages import (
     Halted,
     Progress,
+    Sample,
     SampleDrawn,
+    SamplesDrawn,
     SampleStarted,
     SampleState,
     Saved,
@@ -29,13 +32,13 @@ from microgpt_tui.palette import ColorMode
 from microgpt_tui.runner import Runner, TrainerLike
 from microgpt_tui.widgets.attention_map import AttentionMap
 from microgpt_tui.widgets.grad_norms import GradNorms
-from microgpt_tui.widgets.graph_census import GraphCensus
-from microgpt_tui.widgets.help_screen import HelpScreen, help_markdown
+from microgpt_tui.widgets.graph_pane import GraphPane
+from microgpt_tui.widgets.help_screen import HelpScreen
 from microgpt_tui.widgets.inside import Inside
 from microgpt_tui.widgets.loss_chart import LossChart
 from microgpt_tui.widgets.pane import Pane
 from microgpt_tui.widgets.probe_input import ProbeInput
-from microgpt_tui.widgets.sampler import TEMPERATURE_TENTHS, Sampler
+from microgpt_tui.widgets.sampler import MAX_SAMPLES, TEMPERATURE_TENTHS, Sampler
 from microgpt_tui.widgets.status_bar import StatusBar
 
 SPEED_CAPS: tuple[float, ...] = (0.5, 1, 2, 5, 10, 20, 50, 100, 200)  # steps/s; beyond the last: unlimited
@@ -60,6 +63,7 @@ class MicroGPTApp(App[None]):
     TITLE = "microgpt-tui"
     COMMANDS = App.COMMANDS | {MicroGPTCommands}
     ESCAPE_TO_MINIMIZE = False  # escape ends a probe first (action_escape), then restores a maximised pane
+    ALLOW_IN_MAXIMIZED_VIEW = "Footer, StatusBar"  # a maximised pane keeps the status line
 
     BINDINGS: ClassVar[list[BindingType]] = [  # in the help's order; the footer shows those with show=True
         Binding("space", "toggle_run", "Run/pause", tooltip="Start training, or pause after the current step"),
@@ -73,6 +77,7 @@ class MicroGPTApp(App[None]):
         Binding("minus,underscore", "temperature(-1)", "temp-", tooltip="Lower the sampling temperature by 0.1",
                 group=Binding.Group("temp", compact=True)),
         Binding("g", "sample", "Sample", tooltip="Draw a new name from the current weights, token by token"),
+        Binding("G", "sample(10)", "Sample ten", show=False, tooltip="Sample ten names at once"),
         Binding("h", "next_head", "Next head", show=False, tooltip="Show the next attention head (wraps)"),
         Binding("l", "next_layer", "Next layer", show=False, tooltip="Show the next layer's attention (wraps)"),
         Binding("slash", "probe", "Probe", tooltip="Probe a word: its forward pass at the current weights"),
@@ -82,6 +87,7 @@ class MicroGPTApp(App[None]):
         Binding("ctrl+s", "save", "Save", tooltip="Save a checkpoint to the --save path"),
         Binding("question_mark", "help", "Help", tooltip="Every key, and what each pane shows"),
         Binding("q", "quit", "Quit", tooltip="Quit microgpt-tui"),
+        Binding("z", "maximize", "Maximise", tooltip="Maximise the focused pane, or restore it (also escape)"),
         *[Binding(key, f"show_pane('{pane}')", f"Pane {key}", show=False,
                   tooltip=f"Focus the {PANE_TITLES[pane]} pane (in a small terminal: show it)")
           for pane, key in PANES],
@@ -90,8 +96,9 @@ class MicroGPTApp(App[None]):
     # The app's state, bound to the panes (data_bind). `var`: the app itself draws nothing, so a change repaints
     # only the panes that show it, never the whole screen.
     snapshot: var[Snapshot | None] = var(None)
-    sample: var[SampleState | None] = var(None)
-    showing_sample: var[bool] = var(False)
+    samples: var[tuple[Sample, ...]] = var[tuple[Sample, ...]](())  # oldest first, the newest MAX_SAMPLES
+    showing_sample: var[bool] = var(False)  # the newest sample is the latest thing that happened
+    sample_revealed: var[int | None] = var[int | None](None)  # its tokens on screen so far (None: all)
     attn_layer: var[int] = var(0)
     attn_head: var[int] = var(0)
     temperature: var[int] = var(5)  # whole tenths
@@ -117,13 +124,17 @@ class MicroGPTApp(App[None]):
         self.save_path = save_path
         self.start_paused = paused
         self.redraws_per_second = fps
-        self.runner = Runner(trainer, self.post_message, fps=fps, sample_delay=sample_delay)
+        self.sample_delay = sample_delay  # seconds per letter of a sample's reveal (the sampler pane paces it)
+        self.runner = Runner(trainer, self.post_message, fps=fps, sample_delay=0.0)
         self.set_reactive(MicroGPTApp.color_mode, color_mode)
         if color_mode in ("16", "none"):
             self.theme = "ansi-dark"  # the terminal's own 16 colours and background, not approximations of RGB
         self._wants_running = not paused  # what the user asked for last (snapshots may lag behind the commands)
         self._wants_engine = trainer.engine
-        self._sample_end_step: int | None = None
+        self._sample_seen_at: int | None = None  # the step on screen when the newest sample arrived
+        self._sample: SampleState | None = None  # a sample arriving token by token (SampleStarted/SampleDrawn)
+        self._batch: list[Sample] = []  # whole samples gathered from token-by-token ones, posted as one batch
+        self._batch_size = 1
 
     # -- layout ---------------------------------------------------------------------------------------------------
 
@@ -135,13 +146,17 @@ class MicroGPTApp(App[None]):
             yield LossChart(self.dataset.vocab_size, id="loss").data_bind(MicroGPTApp.snapshot,
                                                                              MicroGPTApp.color_mode)
             yield AttentionMap(self.trainer_config.block_size, id="attention").data_bind(
-                MicroGPTApp.snapshot, MicroGPTApp.sample, MicroGPTApp.showing_sample, MicroGPTApp.attn_layer,
-                MicroGPTApp.attn_head, MicroGPTApp.color_mode)
-            yield GraphCensus(id="graph").data_bind(MicroGPTApp.snapshot)
-            yield GradNorms(self.trainer_config.n_layer, id="grad").data_bind(MicroGPTApp.snapshot)
+                MicroGPTApp.snapshot, MicroGPTApp.samples, MicroGPTApp.showing_sample, MicroGPTApp.sample_revealed,
+                MicroGPTApp.attn_layer, MicroGPTApp.attn_head, MicroGPTApp.color_mode)
+            total_params = sum(rows * cols for _, rows, cols in matrix_shapes(self.trainer_config,
+                                                                               self.dataset.vocab_size))
+            yield GraphPane(total_params, id="graph").data_bind(MicroGPTApp.snapshot)
+            yield GradNorms(self.trainer_config.n_layer, id="grad").data_bind(MicroGPTApp.snapshot,
+                                                                               MicroGPTApp.attn_layer)
             yield Inside(self.dataset.uchars, id="inside").data_bind(
                 MicroGPTApp.phase, MicroGPTApp.probe, MicroGPTApp.attn_layer, MicroGPTApp.attn_head)
-            yield Sampler(self.dataset, id="sampler").data_bind(MicroGPTApp.sample, MicroGPTApp.temperature)
+            yield Sampler(self.dataset, delay=self.sample_delay, id="sampler").data_bind(
+                MicroGPTApp.samples, MicroGPTApp.temperature, MicroGPTApp.snapshot)
         yield ProbeInput(self.dataset.uchars, self.dataset.name, id="probe-input")
         yield Footer()
 
@@ -210,25 +225,41 @@ class MicroGPTApp(App[None]):
             self._wants_engine = snapshot.engine
             status.pending = ""
         self.snapshot = snapshot
-        if (self.showing_sample and self.sample is not None and self.sample.finished
-                and self._sample_end_step is not None and snapshot.step != self._sample_end_step):
+        if self.showing_sample and snapshot.step != self._sample_seen_at:  # a step after the sample
             self.showing_sample = False
         if snapshot.running and status.notice:
             status.notice = ""
 
-    def on_sample_started(self, message: SampleStarted) -> None:
-        """A new sample replaces the old one; attention follows the sample."""
-        self.sample = SampleState(message.sample_id, message.temperature)
-        self._sample_end_step = None
+    def on_samples_drawn(self, message: SamplesDrawn) -> None:
+        """New samples join the list (the sampler reveals them); attention shows the newest until the next step."""
+        self.samples = (*self.samples, *message.samples)[-MAX_SAMPLES:]
+        self._sample_seen_at = self.snapshot.step if self.snapshot is not None else 0
+        self.sample_revealed = None
         self.showing_sample = True
 
+    def on_sampler_revealed(self, message: Sampler.Revealed) -> None:
+        """The attention pane follows the sampler's letter-by-letter reveal."""
+        if self.samples and message.sample_id == self.samples[-1].sample_id:
+            self.sample_revealed = message.count
+
+    # Token-by-token samples (SampleStarted, SampleDrawn) are gathered into whole ones, as `SamplesDrawn`.
+    def on_sample_started(self, message: SampleStarted) -> None:
+        """A sample begins arriving token by token."""
+        self._sample = SampleState(message.sample_id, message.temperature)
+
     def on_sample_drawn(self, message: SampleDrawn) -> None:
-        """One more token of the current sample."""
-        if self.sample is None or message.sample_id != self.sample.sample_id:
+        """One more token; a whole sample joins the batch, and a whole batch joins the list."""
+        if self._sample is None or message.sample_id != self._sample.sample_id:
             return
-        self.sample = replace(self.sample, tokens=(*self.sample.tokens, message.token))
-        if message.token.is_end:
-            self._sample_end_step = self.snapshot.step if self.snapshot is not None else 0
+        self._sample = replace(self._sample, tokens=(*self._sample.tokens, message.token))
+        if not message.token.is_end:
+            return
+        step = self.snapshot.step if self.snapshot is not None else 0
+        self._batch.append(Sample(message.sample_id, step, self._sample.temperature, self._sample.tokens))
+        self._sample = None
+        if len(self._batch) >= self._batch_size:
+            self.post_message(SamplesDrawn(tuple(self._batch)))
+            self._batch = []
 
     def on_saved(self, message: Saved) -> None:
         """Say where the checkpoint went."""
@@ -282,17 +313,31 @@ class MicroGPTApp(App[None]):
         low, high = TEMPERATURE_TENTHS
         self.temperature = max(low, min(high, self.temperature + delta))
 
-    def action_sample(self) -> None:
-        """Draw a new name at the current temperature."""
-        self.runner.sample(self.temperature / 10)
+    def action_sample(self, count: int = 1) -> None:
+        """Draw `count` new names at the current temperature (`g`: one, `G`: ten)."""
+        self._batch, self._batch_size = [], count
+        for _ in range(count):
+            self.runner.sample(self.temperature / 10)
 
     def action_next_head(self) -> None:
         """Show the next attention head (wrapping)."""
         self.attn_head = (self.attn_head + 1) % self.trainer_config.n_head
 
     def action_next_layer(self) -> None:
-        """Show the next layer's attention (wrapping)."""
+        """Show the next layer's attention (wrapping); with one layer, say so."""
+        if self.trainer_config.n_layer == 1:
+            self.notify("this model has only one layer (layer 0): --n-layer 2 gives it two", timeout=3)
+            return
         self.attn_layer = (self.attn_layer + 1) % self.trainer_config.n_layer
+
+    def action_maximize(self) -> None:
+        """Maximise the focused pane, or restore it (escape restores too); the status line stays."""
+        if self.screen.maximized is not None:
+            self.screen.minimize()
+            return
+        focused = self.focused
+        pane = focused if isinstance(focused, Pane) else self.query_one(f"#{self.current_pane}", Pane)
+        self.screen.maximize(pane, container=False)
 
     def action_toggle_engine(self) -> None:
         """Switch the graph mode of the following steps between fused and atomic."""
@@ -325,13 +370,16 @@ class MicroGPTApp(App[None]):
     def action_show_pane(self, pane: str) -> None:
         """Focus a pane (and show it, when the panes are tabs)."""
         self.current_pane = pane
-        self.query_one(f"#{pane}", Pane).focus()
+        widget = self.query_one(f"#{pane}", Pane)
+        if self.screen.maximized is not None:  # a maximised pane gives its place to the one asked for
+            self.screen.maximize(widget, container=False)
+        widget.focus()
 
     def action_help(self) -> None:
         """Open the help: keys, then every pane (the focused one first)."""
         panes = [self.query_one(f"#{pane}", Pane) for pane, _ in PANES]
         panes.sort(key=lambda p: p.id != self.current_pane)
-        self.push_screen(HelpScreen(help_markdown(self.key_help(), [(p.TITLE, p.HELP) for p in panes])))
+        self.push_screen(HelpScreen(self.key_help(), [(p.TITLE, p.HELP) for p in panes]))
 
     def key_help(self) -> list[tuple[str, str]]:
         """(keys, what they do) for every binding of the app, in the help's words."""
@@ -343,8 +391,9 @@ class MicroGPTApp(App[None]):
             rows.append((" / ".join(self.key_label(k) for k in binding.key.split(",")), binding.tooltip))
         panes = ", ".join(f"{key} {PANE_TITLES[pane]}" for pane, key in PANES)
         rows.append(("1 … 6", f"focus a pane ({panes}); in a small terminal, show it"))
-        rows.append(("up / down", "in the Attention pane: choose the row whose weights are printed; in the Inside "
-                                  "pane: choose the update's matrix, or the probed word's position"))
+        rows.append(("up / down", "in the Attention pane (focus it with 2 or tab): choose the row whose weights "
+                                  "are printed; in the Inside pane (6): choose the update's matrix, or the probed "
+                                  "word's position"))
         rows.append(("tab / shift+tab", "move the focus from pane to pane"))
         rows.append(("ctrl+p", "the command palette: every action by name"))
         return rows

@@ -119,9 +119,11 @@ def sci(x: float) -> str:
 
 
 def prob(p: float) -> str:
-    """A probability in 3 characters: .41, .07, 1.0."""
+    """A probability in 3 or 4 characters: .41, .07, 1.0, and <.01 when it would round to .00 (0 if it is 0)."""
     if p >= 0.995:
         return "1.0"
+    if p < 0.005:
+        return "<.01" if p > 0 else "0"
     return f"{p:.2f}"[1:]
 
 

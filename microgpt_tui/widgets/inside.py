@@ -25,9 +25,9 @@ from microgpt.report import (
     SourceSpan,
     UpdateDetail,
 )
+from microgpt_tui.labels import label
 from microgpt_tui.palette import pack, wrap
 from microgpt_tui.widgets.pane import Pane
-from microgpt_tui.widgets.probe_input import char_label
 
 PROBE_MARK = "probe · not trained on"
 USAGE = ("Nothing to explain yet. Press . to take one phase of a training step (the document, the forward pass "
@@ -40,11 +40,6 @@ def num(x: float) -> str:
     if x == 0 or abs(x) >= 0.001 or x != x:
         return f"{x:.4f}"
     return f"{x:.4e}"
-
-
-def token_label(label: str) -> str:
-    """A token as shown in the pane: BOS as `·`, a space as `␣`."""
-    return label if label == BOS_LABEL else char_label(label)
 
 
 def mean_written(losses: Sequence[float], mean: float, width: int, max_lines: int) -> list[Text]:
@@ -86,7 +81,7 @@ def score_table(keys: Sequence[str], scores: Sequence[float], weights: Sequence[
         score = Text("q·k/√d".ljust(head), style="dim")
         weight = Text("softmax".ljust(head), style="dim")
         for k in range(lo, hi):
-            key.append(token_label(keys[k]).rjust(cell), style="bold")
+            key.append(label(keys[k]).rjust(cell), style="bold")
             score.append(num(scores[k]).rjust(cell))
             weight.append(num(weights[k]).rjust(cell), style="bold")
         lines += [key, score, weight]
@@ -266,7 +261,7 @@ by about the learning rate, whatever its gradient: `m̂ / √v̂` is ±1 when th
         return [*numbers, *([Text()] if left >= 4 else []), *source]
 
     def _label(self, token_id: int) -> str:
-        return BOS_LABEL if token_id == len(self.vocabulary) else char_label(self.vocabulary[token_id])
+        return BOS_LABEL if token_id == len(self.vocabulary) else label(self.vocabulary[token_id])
 
     def _document(self, report: PhaseReport, detail: DocumentDetail, width: int) -> list[Text]:
         lines = [Text.assemble((f"“{detail.doc}”", "bold"), (" · document ", "dim"), f"{detail.index + 1:,}",
@@ -281,20 +276,20 @@ by about the learning rate, whatever its gradient: `m̂ / √v̂` is ±1 when th
     @staticmethod
     def _row(name: str, labels: Sequence[str]) -> Text:
         text = Text(f"{name} ", style="dim")
-        for label in labels:
-            text.append(f"{token_label(label):>2}", style="bold")
+        for token in labels:
+            text.append(f"{label(token):>2}", style="bold")
         return text
 
     def _forward(self, detail: ForwardDetail, tokens: Sequence[str], width: int) -> list[Text]:
         layer = min(self.attn_layer, len(detail.scores) - 1)
         head = min(self.attn_head, len(detail.scores[layer]) - 1)
-        target = token_label(detail.target)
-        lines = [Text.assemble(("input ", "dim"), (token_label(detail.input), "bold"), ("  →  target ", "dim"),
+        target = label(detail.target)
+        lines = [Text.assemble(("input ", "dim"), (label(detail.input), "bold"), ("  →  target ", "dim"),
                                (target, "bold"), (f"   (position {detail.position})", "dim")),
                  Text(f"layer {layer} head {head} (h l): this query vs the cached keys", style="dim")]
         keys = tokens[: detail.position + 1]
         lines += score_table(keys, detail.scores[layer][head], detail.weights[layer][head], width)
-        top = [Text.assemble((token_label(label), "bold"), f" {num(p)}") for label, p in detail.top]
+        top = [Text.assemble((label(token), "bold"), f" {num(p)}") for token, p in detail.top]
         lines += pack([Text("next:", style="dim"), *top], width, 2)
         lines.append(Text.assemble(("p(", "dim"), (target, "bold"), (") = ", "dim"), num(detail.p_target),
                                    ("   loss -log p = ", "dim"), (num(detail.loss), "bold")))

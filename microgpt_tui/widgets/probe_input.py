@@ -14,16 +14,7 @@ from textual.validation import ValidationResult, Validator
 from textual.widget import Widget
 from textual.widgets import Input, Static
 
-SPACE_LABEL = "␣"  # how a space is shown wherever a character is named
-
-
-def char_label(ch: str) -> str:
-    """A character as a teacher can see it: a space as `␣`, a tab or other control character by its code."""
-    if ch == " ":
-        return SPACE_LABEL
-    if not ch.isprintable():
-        return f"U+{ord(ch):04X}"
-    return ch
+from microgpt_tui.labels import label
 
 
 def foreign_chars(word: str, vocabulary: Iterable[str]) -> list[str]:
@@ -38,7 +29,7 @@ def foreign_chars(word: str, vocabulary: Iterable[str]) -> list[str]:
 
 def describe_vocabulary(vocabulary: Iterable[str], limit: int = 40) -> str:
     """The dataset's characters in one short run (`abcdefghijklmnopqrstuvwxyz`), cut with `…` past `limit`."""
-    chars = "".join(char_label(ch) for ch in sorted(vocabulary))
+    chars = "".join(label(ch) for ch in sorted(vocabulary))
     return chars if len(chars) <= limit else chars[: limit - 1] + "…"
 
 
@@ -57,7 +48,7 @@ class VocabularyValidator(Validator):
         foreign = foreign_chars(value, self.vocabulary)
         if not foreign:
             return self.success()
-        named = ", ".join(f"“{char_label(ch)}”" for ch in foreign)
+        named = ", ".join(f"“{label(ch)}”" for ch in foreign)
         noun = "is" if len(foreign) == 1 else "are"
         return self.failure(f"{named} {noun} not in the {self.dataset} dataset "
                             f"(its characters: {describe_vocabulary(self.vocabulary)})")

@@ -277,13 +277,19 @@ def _as_phase(report: PhaseReport, detail: ForwardDetail) -> PhaseReport:
     return replace(report, detail=detail)
 
 
-async def test_escape_without_a_probe_restores_a_maximised_pane(names, make_app, ready):
+async def test_escape_ends_a_probe_first_then_restores_a_maximised_pane(names, make_app, ready):
+    twin = Trainer(names, Config())
     app = make_app(Trainer(names, Config()))
     async with app.run_test(size=(100, 32)) as pilot:
         await ready(pilot)
-        app.screen.maximize(app.query_one(Inside))
+        await pilot.press("6", "z")
         await pilot.pause()
-        assert app.screen.maximized is not None
+        assert app.screen.maximized is app.query_one(Inside)
+        app.probe = twin.probe("emma")
+        await pilot.pause()
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.probe is None and app.screen.maximized is app.query_one(Inside)
         await pilot.press("escape")
         await pilot.pause()
         assert app.screen.maximized is None
