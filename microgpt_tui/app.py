@@ -80,7 +80,8 @@ class MicroGPTApp(App[None]):
         Binding("G", "sample(10)", "Sample ten", show=False, tooltip="Sample ten names at once"),
         Binding("h", "next_head", "Next head", show=False, tooltip="Show the next attention head (wraps)"),
         Binding("l", "next_layer", "Next layer", show=False, tooltip="Show the next layer's attention (wraps)"),
-        Binding("slash", "probe", "Probe", tooltip="Probe a word: its forward pass at the current weights"),
+        Binding("slash", "probe", "Probe", show=False,  # the footer is full at 100 columns: the Inside pane says it
+                tooltip="Probe a word: its forward pass at the current weights"),
         Binding("escape", "escape", "Back", show=False,
                 tooltip="End a probe (back to training's numbers), else restore a maximised pane"),
         Binding("m", "toggle_engine", "Mode", tooltip="Switch the graph between fused and atomic (same losses)"),

@@ -192,7 +192,7 @@ by about the learning rate, whatever its gradient: `m̂ / √v̂` is ±1 when th
         self.vocabulary = tuple(vocabulary)  # token id -> character; the id after the last is BOS
 
     def on_mount(self) -> None:
-        """The title from the start."""
+        """The title from the start, and the key that probes a word (or ends the probe) under the pane."""
         self._retitle()
 
     def _retitle(self) -> None:
@@ -205,6 +205,7 @@ by about the learning rate, whatever its gradient: `m̂ / √v̂` is ±1 when th
             title = f"{self.TITLE} · step {phase.step} · {what}"
         if self.border_title != title:
             self.border_title = title
+        self.border_subtitle = "escape: back to training" if self.probe is not None else "/ probe a word"
 
     def watch_phase(self) -> None:
         """A new phase: show it (the title names the step and the phase)."""
