@@ -25,7 +25,7 @@ from microgpt.report import (
     SourceSpan,
     UpdateDetail,
 )
-from microgpt_tui.labels import label
+from microgpt_tui.labels import label, pad
 from microgpt_tui.palette import pack, wrap
 from microgpt_tui.widgets.pane import Pane
 
@@ -316,16 +316,21 @@ by about the learning rate, whatever its gradient: `m̂ / √v̂` is ±1 when th
         name = self.matrix if self.matrix in {m.matrix for m in detail.moves} else detail.largest
         move = detail.move(name)
         why = "moved most" if name == detail.largest else "up/down: another matrix"
-        def cell(x: float) -> str:
-            return f"{num(x):>10}"
+        lefts = [num(x) for x in (move.grad, move.m, move.v)]
+        rights = [num(x) for x in (detail.lr, move.m_hat, move.v_hat)]
+        wide_left, wide_right = max(map(len, lefts)), max(map(len, rights))
+
+        def pair(left: str, a: str, right: str, b: str) -> Text:
+            return Text.assemble((pad(left, 5, "left"), "dim"), f"{a:>{wide_left}}", "   ",
+                                 (pad(right, 3, "left"), "dim"), f"{b:>{wide_right}}")
 
         return [Text.assemble((f"{move.matrix}[{move.row}][{move.col}]", "bold"), (f"  ({why})", "dim")),
-                Text.assemble(("grad", "dim"), cell(move.grad), ("    lr", "dim"), cell(detail.lr),
-                              (f" (step {step})", "dim")),
-                Text.assemble(("m   ", "dim"), cell(move.m), ("    m̂ ", "dim"), cell(move.m_hat)),
-                Text.assemble(("v   ", "dim"), cell(move.v), ("    v̂ ", "dim"), cell(move.v_hat)),
+                pair("grad", lefts[0], "lr", rights[0]).append(f" (step {step})", style="dim"),
+                pair("m", lefts[1], "m̂", rights[1]),
+                pair("v", lefts[2], "v̂", rights[2]),
                 Text.assemble(("weight ", "dim"), num(move.before), (" → ", "dim"), (num(move.after), "bold"),
-                              ("  change ", "dim"), f"{move.change:+.4f}")]
+                              ("  change ", "dim"), f"{move.change:+.4f}"),
+                Text("change = -lr · m̂ / (√v̂ + ε): about ±lr while m̂ and √v̂ are alike", style="dim")]
 
     def _probe_lines(self, probe: ProbeReport, width: int, height: int) -> list[Text]:
         head = Text.assemble((f"“{probe.word}”", "bold"), (" at the current weights · escape: back to training",
