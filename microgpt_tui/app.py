@@ -33,7 +33,7 @@ from microgpt_tui.runner import Runner, TrainerLike
 from microgpt_tui.widgets.attention_map import AttentionMap
 from microgpt_tui.widgets.grad_norms import GradNorms
 from microgpt_tui.widgets.graph_pane import GraphPane
-from microgpt_tui.widgets.help_screen import HelpScreen
+from microgpt_tui.widgets.help_screen import HelpScreen, help_text, text_width
 from microgpt_tui.widgets.inside import Inside
 from microgpt_tui.widgets.loss_chart import LossChart
 from microgpt_tui.widgets.pane import Pane
@@ -175,6 +175,7 @@ class MicroGPTApp(App[None]):
         self.runner.start()
         if not self.start_paused:
             self.runner.run()
+        self.set_timer(0.5, self._lay_out_help)
 
     def on_resize(self, event: events.Resize) -> None:
         """Switch between all panes at once and one pane with tabs."""
@@ -380,7 +381,20 @@ class MicroGPTApp(App[None]):
         """Open the help: keys, then every pane (the focused one first)."""
         panes = [self.query_one(f"#{pane}", Pane) for pane, _ in PANES]
         panes.sort(key=lambda p: p.id != self.current_pane)
-        self.push_screen(HelpScreen(self.key_help(), [(p.TITLE, p.HELP) for p in panes]))
+        texts = [(p.TITLE, p.HELP) for p in panes]
+        if self.is_screen_installed("help"):  # kept from the last time: shown again at once
+            help_screen = self.get_screen("help")
+            assert isinstance(help_screen, HelpScreen)
+            help_screen.show_panes(texts)
+        else:
+            self.install_screen(HelpScreen(self.key_help(), texts), "help")
+        self.push_screen("help")
+
+    def _lay_out_help(self) -> None:
+        """Lay the help out ahead of the first `?` (the slow part of opening it the first time)."""
+        panes = [self.query_one(f"#{pane}", Pane) for pane, _ in PANES]
+        panes.sort(key=lambda p: p.id != self.current_pane)
+        help_text(self.key_help(), [(p.TITLE, p.HELP) for p in panes], text_width(self.size.width), self.console)
 
     def key_help(self) -> list[tuple[str, str]]:
         """(keys, what they do) for every binding of the app, in the help's words."""

@@ -166,19 +166,20 @@ async def test_sample_draws_a_name_token_by_token(trainer, make_app, ready, unti
 
 
 async def test_samples_are_revealed_one_letter_at_a_time_by_the_pane(trainer, make_app, ready, until):
-    app = make_app(trainer, sample_delay=0.05)
+    app = make_app(trainer, sample_delay=0.3)
     async with app.run_test(size=(100, 32)) as pilot:
         await ready(pilot)
         await pilot.press("g")
         await until(pilot, lambda: len(app.samples) == 1, what="a sample")
         sampler = app.query_one(Sampler)
-        whole = len(app.samples[-1].tokens)
-        assert whole > 1 and sampler.revealing and len(sampler.newest_tokens) < whole
         attention = app.query_one(AttentionMap)
-        await until(pilot, lambda: len(sampler.newest_tokens) >= 2, what="a second letter")
-        assert len(attention.current()[1]) == len(sampler.newest_tokens) or not sampler.revealing
+        whole = len(app.samples[-1].tokens)
+        assert whole >= 3 and sampler.revealing and len(sampler.newest_tokens) < whole
+        await until(pilot, lambda: len(attention.current()[1]) == len(sampler.newest_tokens) < whole,
+                    what="the attention following the reveal")
         await until(pilot, lambda: not sampler.revealing, what="the whole sample")
-        assert len(sampler.newest_tokens) == whole and len(attention.current()[1]) == whole
+        assert len(sampler.newest_tokens) == whole
+        await until(pilot, lambda: len(attention.current()[1]) == whole, what="the whole sample's attention")
 
 
 async def test_temperature_change_recomputes_the_current_position_without_drawing(trainer, make_app, ready, until):
@@ -225,8 +226,7 @@ async def test_head_and_layer_keys_wrap(names, make_app, ready, steps):
         assert seen == [(0, 0), (0, 1), (0, 0)]
         await pilot.press("l")
         assert (attention.attn_layer, attention.attn_head) == (1, 1)
-        title = str(attention.border_title)  # in full, or short when the pane is narrow (six panes at 100x32)
-        assert "layer 1 · head 1" in title or "L1 H1" in title
+        assert "layer 1 · head 1" in str(attention.border_title) or "L1 H1" in str(attention.border_title)
         report = app.snapshot.report
         assert attention.current() == (report.tokens, report.attention[1][1])
         await pilot.press("l")
