@@ -1,4 +1,4 @@
-"""The app's three speed figures, measured side by side in one run: throughput, key latency, terminal bytes.
+"""The app's four speed figures, measured side by side in one run: throughput, key latency, terminal bytes.
 
     python benchmarks/app_speed.py [--windows 4] [--seconds 5] [--presses 60] [--engine fused]
 
@@ -12,7 +12,9 @@ script reads with timestamps, which gives:
    a machine that speeds up or slows down affects both sides alike (target: at least 85% of headless);
 2. key latency: `+`/`-` sent through a tmux control client while training, until the new `temperature 0.xx`
    reaches the terminal; p50 and p95 over the presses (target: p95 at most 50 ms);
-3. bytes written to the terminal per second while training at full speed (target: at most 30 KB/s).
+3. bytes written to the terminal per second while training at full speed (target: at most 30 KB/s);
+4. help latency: `?` sent while training, until the help's first line reaches the terminal, then `escape` closes
+   it; p50 and p95 over the presses (target: p95 at most 100 ms).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ SIZE = (100, 32)
 STEPS = 100_000  # a schedule long enough never to finish during the measurement
 SESSION = "microgpt-bench"
 STEP_RE = re.compile(rb"step +(\d+) / " + str(STEPS).encode())
-TARGETS = {"throughput": 0.85, "latency_p95": 0.050, "bytes_per_second": 30_000}
+TARGETS = {"throughput": 0.85, "latency_p95": 0.050, "bytes_per_second": 30_000, "help_p95": 0.100}
 
 # The headless engine, stepped on request: "K" trains up to step K and prints the seconds the new steps took.
 HEADLESS = f"""
@@ -130,11 +132,12 @@ def steps_seen(chunks: list[tuple[float, bytes]]) -> list[tuple[float, int]]:
 
 
 def main() -> int:
-    """Run the measurement and print the three figures with their targets."""
+    """Run the measurement and print the four figures with their targets."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--windows", type=int, default=4, help="training windows, each followed by headless")
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each training window")
     parser.add_argument("--presses", type=int, default=60, help="key presses for the latency figure")
+    parser.add_argument("--help-presses", type=int, default=12, help="openings of the help for its latency")
     parser.add_argument("--engine", default="fused", choices=("fused", "atomic"))
     parser.add_argument("--fps", type=float, default=None, help="pass --fps to the app (default: the app's)")
     args = parser.parse_args()
@@ -219,6 +222,16 @@ def main() -> int:
             shown = tap.wait_for(pattern, sent, timeout=2.0)
             latencies.append(float("inf") if shown is None else shown - sent)
             time.sleep(0.15 + 0.1 * (i % 3))  # presses at irregular moments of the frame cycle
+
+        # 4: latency of `?` (the help) while training; escape closes it (and does nothing else if it is closed)
+        help_latencies = []
+        for i in range(args.help_presses):
+            sent = press("?")
+            shown = tap.wait_for(b"microgpt-tui help", sent, timeout=3.0)
+            help_latencies.append(float("inf") if shown is None else shown - sent)
+            time.sleep(0.3)
+            press("Escape")
+            time.sleep(0.4 + 0.1 * (i % 3))
         tmux("send-keys", "-t", SESSION, "q")
     finally:
         control.terminate()
@@ -233,6 +246,9 @@ def main() -> int:
     p50 = statistics.median(latencies)
     p95 = latencies[min(len(latencies) - 1, round(0.95 * (len(latencies) - 1)))]
     rate = byte_count / byte_seconds
+    help_latencies.sort()
+    help_p50 = statistics.median(help_latencies)
+    help_p95 = help_latencies[min(len(help_latencies) - 1, round(0.95 * (len(help_latencies) - 1)))]
 
     print(f"microgpt-tui at {SIZE[0]}x{SIZE[1]}, TERM=xterm-256color, no COLORTERM, {args.engine} engine, "
           f"{args.windows} windows over steps {first_step}..{last_step}")
@@ -244,7 +260,11 @@ def main() -> int:
     print(f"terminal      {rate / 1000:7.1f} KB/s written while training"
           f"   (target <= {TARGETS['bytes_per_second'] / 1000:.0f} KB/s)  "
           f"{verdict(rate <= TARGETS['bytes_per_second'])}")
-    ok = ratio >= TARGETS["throughput"] and p95 <= TARGETS["latency_p95"] and rate <= TARGETS["bytes_per_second"]
+    print(f"help          p50 {help_p50 * 1000:5.1f} ms, p95 {help_p95 * 1000:5.1f} ms"
+          f" over {len(help_latencies)} openings"
+          f"   (target p95 <= {TARGETS['help_p95'] * 1000:.0f} ms)  {verdict(help_p95 <= TARGETS['help_p95'])}")
+    ok = (ratio >= TARGETS["throughput"] and p95 <= TARGETS["latency_p95"] and rate <= TARGETS["bytes_per_second"]
+          and help_p95 <= TARGETS["help_p95"])
     return 0 if ok else 1
 
 
