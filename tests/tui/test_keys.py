@@ -313,6 +313,13 @@ async def test_a_resumed_run_shows_its_loss_history(trainer, names, make_app, re
         await ready(pilot)
         assert app.snapshot.step == 4 and list(app.snapshot.losses) == trainer.losses
         assert app.query_one("#loss", Pane).border_title == "Loss · step 4"
+        report = app.snapshot.report  # the panes show the resumed step's document at once, never "no attention yet"
+        assert report is not None and report.step == 4 and report.doc == trainer.docs[3]
+        assert report.position_losses == trainer.probe(trainer.docs[3]).position_losses
+        await pilot.pause(0.2)
+        lines = app.query_one(AttentionMap).render().renderables
+        assert "No attention yet" not in " ".join(line.plain for line in lines)
+        assert any("resumed at step 4" in str(n.title) for n in app._notifications)
 
 
 class _Exploding(WrappedTrainer):
