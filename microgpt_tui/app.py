@@ -7,7 +7,9 @@ notification say why, and a small question offers a new engine (from the last ch
 
 from __future__ import annotations
 
+import math
 import os
+import time
 from collections.abc import Callable, Sequence
 from typing import ClassVar
 
@@ -176,6 +178,8 @@ class MicroGPTApp(App[None]):
         self._wants_running = not paused  # what the user asked for last (snapshots may lag behind the commands)
         self._wants_engine = trainer.engine
         self._sample_seen_at: int | None = None  # the step on screen when the newest sample arrived
+        self._shown_at = -math.inf  # when the shown snapshot last changed
+        self._show_due = False  # a change of the shown snapshot is waiting for its turn
         self._notification_kinds: dict[str, str] = {}  # identity of a notification on its way -> its kind
         self._notification_shown: dict[str, Notification] = {}  # kind -> the latest notification of that kind
 
@@ -264,9 +268,27 @@ class MicroGPTApp(App[None]):
         self._show()
 
     def _show(self) -> None:
-        """Make the one snapshot every training pane draws: the live one, a phase's or a probe's."""
-        if self.live is not None:
-            self.snapshot = shown_snapshot(self.live, self.phase, self.probe, self.matrix_names)
+        """Make the one snapshot every training pane draws: the live one, a phase's or a probe's.
+
+        While training runs, the panes take turns redrawing over the first half of the redraw interval; the shown
+        snapshot changes at most once an interval, so that every pane draws the same one (the same step).
+        """
+        live = self.live
+        if live is None:
+            return
+        now = time.monotonic()
+        wait = self._shown_at + 1.0 / self.redraws_per_second - now
+        if live.running and self.phase is None and self.probe is None and wait > 0:
+            if not self._show_due:
+                self._show_due = True
+                self.set_timer(wait, self._show_late)
+            return
+        self._shown_at = now
+        self.snapshot = shown_snapshot(live, self.phase, self.probe, self.matrix_names)
+
+    def _show_late(self) -> None:
+        self._show_due = False
+        self._show()
 
     def watch_current_pane(self, pane: str) -> None:
         """Mark the current pane (the one shown in tab mode) and its tab."""
@@ -300,8 +322,10 @@ class MicroGPTApp(App[None]):
         if snapshot.phase is None or snapshot.running:  # between steps, or training on: no phase to show
             self.phase = None
         self._show()
-        self.query_one(ModelLine).engine = snapshot.engine
-        self.query_one(LossChart).marks = snapshot.marks
+        for line in self.query(ModelLine):  # (none while the app is closing)
+            line.engine = snapshot.engine
+        for chart in self.query(LossChart):
+            chart.marks = snapshot.marks
         if self.showing_sample and snapshot.step != self._sample_seen_at:  # a step after the sample
             self.showing_sample = False
         if snapshot.running and status.notice:
