@@ -748,6 +748,6 @@ async def test_while_training_every_pane_names_the_same_step(trainer, make_app, 
             numbers = {m.group(1) for m in steps.values() if m is not None}
             if len(numbers) == 1:
                 agreed += 1
-            else:  # only while the panes take their turns after a change (half the redraw interval)
-                assert time.monotonic() - app._shown_at < 1 / 4.0 / 2 + 0.15, steps
+            else:  # only while the panes take their turns after a change (within one redraw interval)
+                assert time.monotonic() - app._shown_at < 1 / 4.0 + 0.25, steps  # (slack: a busy machine)
         assert agreed > 10  # (most samples agree on an idle machine; a loaded one redraws slower)
