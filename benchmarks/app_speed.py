@@ -33,7 +33,7 @@ import threading
 import time
 from pathlib import Path
 
-SIZE = (100, 32)
+SIZE = (100, 32)  # the default terminal size (--size); the Sampling pane's title must show `temperature 0.xx`
 STEPS = 100_000  # a schedule long enough never to finish during the measurement
 SESSION = "microgpt-bench"
 STEP_RE = re.compile(rb"step +(\d+) / " + str(STEPS).encode())
@@ -163,6 +163,7 @@ def main() -> int:
     parser.add_argument("--presses", type=int, default=60, help="key presses for the latency figure")
     parser.add_argument("--help-presses", type=int, default=12, help="openings of the help for its latency")
     parser.add_argument("--dots", type=int, default=40, help="`.` presses (one phase each) for their latency")
+    parser.add_argument("--size", default=f"{SIZE[0]}x{SIZE[1]}", help="terminal size, COLSxROWS (default: 100x32)")
     parser.add_argument("--engine", default="fused", choices=("fused", "atomic"))
     parser.add_argument("--fps", type=float, default=None, help="pass --fps to the app (default: the app's)")
     args = parser.parse_args()
@@ -185,7 +186,8 @@ def main() -> int:
     if args.fps is not None:
         command += ["--fps", str(args.fps)]
     subprocess.run(["tmux", "kill-session", "-t", SESSION], capture_output=True)
-    tmux("new-session", "-d", "-s", SESSION, "-x", str(SIZE[0]), "-y", str(SIZE[1]),
+    size = tuple(int(n) for n in args.size.split("x"))
+    tmux("new-session", "-d", "-s", SESSION, "-x", str(size[0]), "-y", str(size[1]),
          "sleep 1; exec " + " ".join(command))
     tmux("pipe-pane", "-t", SESSION, "-o", f"cat > {fifo}")
     tap = Tap(fifo)
@@ -296,7 +298,7 @@ def main() -> int:
     help_p50 = statistics.median(help_latencies)
     help_p95 = help_latencies[min(len(help_latencies) - 1, round(0.95 * (len(help_latencies) - 1)))]
 
-    print(f"microgpt-tui at {SIZE[0]}x{SIZE[1]}, TERM=xterm-256color, no COLORTERM, {args.engine} engine, "
+    print(f"microgpt-tui at {args.size}, TERM=xterm-256color, no COLORTERM, {args.engine} engine, "
           f"{args.windows} windows over steps {first_step}..{last_step}")
     print(f"throughput    {app_rate:7.1f} steps/s in the app vs {headless_rate:.1f} headless on the same steps: "
           f"{ratio:6.1%}   (target >= {TARGETS['throughput']:.0%})  {verdict(ratio >= TARGETS['throughput'])}")
