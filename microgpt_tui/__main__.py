@@ -89,12 +89,14 @@ def save_path(args: argparse.Namespace) -> str:
 
 
 def color_mode(choice: str) -> ColorMode:
-    """The colour mode to use, and the environment Textual reads it from (set before Textual is imported)."""
+    """The colour mode to use: the flag, or with `auto` what NO_COLOR, COLORTERM and TERM say.
+
+    Textual reads its colour system from the environment when it is first imported, so this runs first (and
+    nothing imported before it may import Textual). The flag beats NO_COLOR; `none` itself is the app's doing
+    (a filter that leaves only the terminal's default colours), not NO_COLOR's.
+    """
     mode: ColorMode = detect_color_mode() if choice == "auto" else choice  # type: ignore[assignment]
-    if choice != "auto":
-        os.environ["TEXTUAL_COLOR_SYSTEM"] = RICH_COLOR_SYSTEMS[mode]
-    if mode == "none":
-        os.environ["NO_COLOR"] = "1"
+    os.environ["TEXTUAL_COLOR_SYSTEM"] = RICH_COLOR_SYSTEMS[mode]
     return mode
 
 

@@ -1,38 +1,64 @@
-"""The app: five panes over one trainer, driven from the keyboard, fed by the engine process (runner.py)."""
+"""The app: six panes over one trainer, driven from the keyboard, fed by the engine process (runner.py).
+
+The app holds the state the panes draw (the latest snapshot, the sample, the selected head) and turns keys into
+requests to the engine. When the engine process dies, the panes keep their last state, the status line and a
+notification say why, and a small question offers a new engine (from the last checkpoint or from step 0).
+"""
 
 from __future__ import annotations
 
-from dataclasses import replace
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
 from typing import ClassVar
 
 from textual import events, on
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container
+from textual.filter import LineFilter, Monochrome, NoColor
+from textual.notifications import Notification, Notify, SeverityLevel
 from textual.reactive import var
 from textual.widgets import Footer, Tab, Tabs
 
+from microgpt.checkpoint import CheckpointError, load_checkpoint
+from microgpt.model import matrix_shapes
+from microgpt.report import PhaseReport, ProbeReport
 from microgpt.trainer import ENGINES
 from microgpt_tui.commands import MicroGPTCommands
+from microgpt_tui.engine_process import TrainerLike, fresh_trainer
 from microgpt_tui.messages import (
+    Computing,
+    EngineDied,
     Halted,
+    Notice,
+    PhaseShown,
+    ProbeShown,
     Progress,
-    SampleDrawn,
-    SampleStarted,
-    SampleState,
+    Refused,
+    Sample,
+    SamplesDrawn,
     Saved,
     SaveFailed,
     Snapshot,
 )
 from microgpt_tui.palette import ColorMode
-from microgpt_tui.runner import Runner, TrainerLike
+from microgpt_tui.runner import Runner
+from microgpt_tui.shown import shown_snapshot
+from microgpt_tui.themes import TERMINAL_THEME
 from microgpt_tui.widgets.attention_map import AttentionMap
+from microgpt_tui.widgets.choice_screen import Choice, ChoiceScreen
 from microgpt_tui.widgets.grad_norms import GradNorms
-from microgpt_tui.widgets.graph_census import GraphCensus
-from microgpt_tui.widgets.help_screen import HelpScreen, help_markdown
+from microgpt_tui.widgets.graph_pane import GraphPane
+from microgpt_tui.widgets.help_screen import HelpScreen, help_text, text_width
+from microgpt_tui.widgets.input_screen import InputScreen
+from microgpt_tui.widgets.inside import Inside
 from microgpt_tui.widgets.loss_chart import LossChart
+from microgpt_tui.widgets.model_line import ModelLine
 from microgpt_tui.widgets.pane import Pane
-from microgpt_tui.widgets.sampler import TEMPERATURE_TENTHS, Sampler
+from microgpt_tui.widgets.probe_input import ProbeInput
+from microgpt_tui.widgets.sampler import MAX_SAMPLES, TEMPERATURE_TENTHS, Sampler
 from microgpt_tui.widgets.status_bar import StatusBar
 
 SPEED_CAPS: tuple[float, ...] = (0.5, 1, 2, 5, 10, 20, 50, 100, 200)  # steps/s; beyond the last: unlimited
@@ -42,11 +68,13 @@ PANES: tuple[tuple[str, str], ...] = (  # (id, key) in screen order
     ("grad", "3"),
     ("graph", "4"),
     ("sampler", "5"),
+    ("inside", "6"),
 )
 PANE_TITLES = {"loss": "Loss", "attention": "Attention", "grad": "Gradient norms", "graph": "Graph",
-               "sampler": "Sampling"}
-WIDE = (100, 30)  # from this many columns and rows, all five panes show at once; below it, one pane and tabs
+               "sampler": "Sampling", "inside": "Inside"}
+WIDE = (100, 30)  # from this many columns and rows, all six panes show at once; below it, one pane and tabs
 DEFAULT_SAVE_PATH = "microgpt-checkpoint.json"
+NO_COLOR_FILTERS: tuple[LineFilter, ...] = (NoColor(),)  # every cell in the terminal's default colours
 
 
 class MicroGPTApp(App[None]):
@@ -55,10 +83,16 @@ class MicroGPTApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "microgpt-tui"
     COMMANDS = App.COMMANDS | {MicroGPTCommands}
+    ESCAPE_TO_MINIMIZE = False  # escape ends a probe first (action_escape), then restores a maximised pane
+    ALLOW_IN_MAXIMIZED_VIEW = "Footer, StatusBar"  # a maximised pane keeps the status line
 
     BINDINGS: ClassVar[list[BindingType]] = [  # in the help's order; the footer shows those with show=True
         Binding("space", "toggle_run", "Run/pause", tooltip="Start training, or pause after the current step"),
-        Binding("n", "step", "Step", tooltip="One training step, pausing first if running (presses add up)"),
+        Binding("n", "step", "Step", tooltip="Finish the step in progress, or take one whole step, pausing first "
+                "if running (presses add up)"),
+        Binding("full_stop", "phase", "Phase", show=False,
+                tooltip="One phase of the step: the document, one position forward, the loss, a piece of the "
+                        "backward pass, the update (pausing first if running; presses add up)"),
         Binding("left_square_bracket", "speed(-1)", "Slower", show=False,
                 tooltip="Cap training at fewer steps per second"),
         Binding("right_square_bracket", "speed(1)", "Faster", show=False,
@@ -68,26 +102,45 @@ class MicroGPTApp(App[None]):
         Binding("minus,underscore", "temperature(-1)", "temp-", tooltip="Lower the sampling temperature by 0.1",
                 group=Binding.Group("temp", compact=True)),
         Binding("g", "sample", "Sample", tooltip="Draw a new name from the current weights, token by token"),
+        Binding("G", "sample(10)", "Sample ten", show=False, tooltip="Sample ten names at once"),
         Binding("h", "next_head", "Next head", show=False, tooltip="Show the next attention head (wraps)"),
         Binding("l", "next_layer", "Next layer", show=False, tooltip="Show the next layer's attention (wraps)"),
+        Binding("slash", "probe", "Probe", show=False,  # the footer is full at 100 columns: the Inside pane says it
+                tooltip="Probe a word: its forward pass at the current weights"),
+        Binding("escape", "escape", "Back", show=False,
+                tooltip="End a probe (back to training's numbers), else restore a maximised pane"),
         Binding("m", "toggle_engine", "Mode", tooltip="Switch the graph between fused and atomic (same losses)"),
         Binding("ctrl+s", "save", "Save", tooltip="Save a checkpoint to the --save path"),
+        Binding("r", "restart", "Restart", show=False,
+                tooltip="Restart the run from step 0 with the same seed and settings (asks before losing work)"),
         Binding("question_mark", "help", "Help", tooltip="Every key, and what each pane shows"),
         Binding("q", "quit", "Quit", tooltip="Quit microgpt-tui"),
+        Binding("z", "maximize", "Maximise", tooltip="Maximise the focused pane, or restore it (also escape)"),
         *[Binding(key, f"show_pane('{pane}')", f"Pane {key}", show=False,
                   tooltip=f"Focus the {PANE_TITLES[pane]} pane (in a small terminal: show it)")
           for pane, key in PANES],
     ]
 
+    # Actions without a key, offered by name in the command palette: (name, what it does, action).
+    PALETTE: ClassVar[tuple[tuple[str, str, str], ...]] = (
+        ("Run to step…", "train, then pause after the step you give", "run_to"),
+        ("Save as…", "save a checkpoint to a path you choose (later ctrl+s saves go there too)", "save_as"),
+        ("Extend the schedule…", "make the run longer and train on (the loss chart marks the step)", "extend"),
+    )
+
     # The app's state, bound to the panes (data_bind). `var`: the app itself draws nothing, so a change repaints
     # only the panes that show it, never the whole screen.
     snapshot: var[Snapshot | None] = var(None)
-    sample: var[SampleState | None] = var(None)
-    showing_sample: var[bool] = var(False)
+    samples: var[tuple[Sample, ...]] = var[tuple[Sample, ...]](())  # oldest first, the newest MAX_SAMPLES
+    showing_sample: var[bool] = var(False)  # the newest sample is the latest thing that happened
+    sample_revealed: var[int | None] = var[int | None](None)  # its tokens on screen so far (None: all)
     attn_layer: var[int] = var(0)
     attn_head: var[int] = var(0)
     temperature: var[int] = var(5)  # whole tenths
     color_mode: var[ColorMode] = var[ColorMode]("256")
+    phase: var[PhaseReport | None] = var[PhaseReport | None](None)  # the shown step's current or last phase
+    probe: var[ProbeReport | None] = var[ProbeReport | None](None)  # a probed word's forward pass, until escape
+    live: Snapshot | None = None  # the engine's latest snapshot (`snapshot` is what the panes show of it)
     current_pane: var[str] = var("loss")
     wide: var[bool] = var(True)
 
@@ -103,42 +156,67 @@ class MicroGPTApp(App[None]):
         until: int | None = None,
         speed: float | None = None,
     ) -> None:
-        super().__init__()
-        self.until = until  # pause after this step (--until)
-        self.speed = speed  # start with this steps-per-second cap (--speed)
+        super().__init__(ansi_color=color_mode in ("16", "none"))  # the terminal's own colours, not RGB
         self.trainer_config = trainer.config
         self.dataset = trainer.dataset
+        self.first_engine = trainer.engine  # a restart from step 0 takes the settings the run started with
+        self.matrix_names = tuple(name for name, _, _ in matrix_shapes(trainer.config, trainer.dataset.vocab_size))
         self.save_path = save_path
         self.start_paused = paused
+        self.start_until = until  # train and pause after this step (--until), from the first run
+        self.start_speed = speed  # steps-per-second cap to start with (--speed)
+        self.saved_step = trainer.step_count  # the step saved last (or resumed from): quitting before it is safe
         self.redraws_per_second = fps
-        self.runner = Runner(trainer, self.post_message, fps=fps, sample_delay=sample_delay)
+        self.sample_delay = sample_delay  # seconds per letter of a sample's reveal (the sampler pane paces it)
+        self.engine_death = ""  # why the engine process died; "" while it lives
+        self.runner = Runner(trainer, self.post_message, fps=fps)
         self.set_reactive(MicroGPTApp.color_mode, color_mode)
         if color_mode in ("16", "none"):
-            self.theme = "ansi-dark"  # the terminal's own 16 colours and background, not approximations of RGB
+            self.register_theme(TERMINAL_THEME)
+            self.theme = TERMINAL_THEME.name  # the terminal's own colours and background, not approximations of RGB
+        self.no_color = color_mode == "none"  # Textual's `:nocolor` styles: emphasis by reverse, bold, underline
         self._wants_running = not paused  # what the user asked for last (snapshots may lag behind the commands)
         self._wants_engine = trainer.engine
-        self._sample_end_step: int | None = None
+        self._sample_seen_at: int | None = None  # the step on screen when the newest sample arrived
+        self._shown_at = -math.inf  # when the shown snapshot last changed
+        self._show_due = False  # a change of the shown snapshot is waiting for its turn
+        self._notification_kinds: dict[str, str] = {}  # identity of a notification on its way -> its kind
+        self._notification_shown: dict[str, Notification] = {}  # kind -> the latest notification of that kind
+
+    def get_line_filters(self) -> Sequence[LineFilter]:
+        """Textual's filters for the colour mode we chose (not for NO_COLOR alone): no colour at all in `none`."""
+        if self.color_mode == "none":
+            return NO_COLOR_FILTERS
+        return [f for f in super().get_line_filters() if not isinstance(f, Monochrome | NoColor)]
 
     # -- layout ---------------------------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        """Status line, tabs (small terminals only), the five panes, footer."""
+        """Status line, tabs (small terminals only), the six panes (in grid order), the probe's input, footer."""
         yield StatusBar(self.dataset.name, id="status").data_bind(MicroGPTApp.snapshot)
+        yield ModelLine(self.trainer_config, self.dataset, id="model")
         yield Tabs(*[Tab(f"{key} {PANE_TITLES[pane]}", id=f"tab-{pane}") for pane, key in PANES], id="tabs")
         with Container(id="panes"):
             yield LossChart(self.dataset.vocab_size, id="loss").data_bind(MicroGPTApp.snapshot,
                                                                              MicroGPTApp.color_mode)
             yield AttentionMap(self.trainer_config.block_size, id="attention").data_bind(
-                MicroGPTApp.snapshot, MicroGPTApp.sample, MicroGPTApp.showing_sample, MicroGPTApp.attn_layer,
-                MicroGPTApp.attn_head, MicroGPTApp.color_mode)
-            yield GradNorms(self.trainer_config.n_layer, id="grad").data_bind(MicroGPTApp.snapshot)
-            yield GraphCensus(id="graph").data_bind(MicroGPTApp.snapshot)
-            yield Sampler(self.dataset, id="sampler").data_bind(MicroGPTApp.sample, MicroGPTApp.temperature)
+                MicroGPTApp.snapshot, MicroGPTApp.samples, MicroGPTApp.showing_sample, MicroGPTApp.sample_revealed,
+                MicroGPTApp.attn_layer, MicroGPTApp.attn_head, MicroGPTApp.color_mode)
+            total_params = sum(rows * cols for _, rows, cols in matrix_shapes(self.trainer_config,
+                                                                               self.dataset.vocab_size))
+            yield GraphPane(total_params, id="graph").data_bind(MicroGPTApp.snapshot)
+            yield GradNorms(self.trainer_config.n_layer, id="grad").data_bind(MicroGPTApp.snapshot,
+                                                                               MicroGPTApp.attn_layer)
+            yield Inside(self.dataset.uchars, id="inside").data_bind(
+                MicroGPTApp.phase, MicroGPTApp.probe, MicroGPTApp.attn_layer, MicroGPTApp.attn_head)
+            yield Sampler(self.dataset, delay=self.sample_delay, id="sampler").data_bind(
+                MicroGPTApp.samples, MicroGPTApp.temperature, MicroGPTApp.snapshot)
+        yield ProbeInput(self.dataset.uchars, self.dataset.name, id="probe-input")
         yield Footer()
 
     def on_mount(self) -> None:
         """Lay out for the terminal's size, let the panes take turns redrawing, and focus the first pane."""
-        training_panes = [pane for pane, _ in PANES if pane != "sampler"]
+        training_panes = [pane for pane, _ in PANES if pane not in ("sampler", "inside")]
         for turn, pane in enumerate(training_panes):  # spread over the first half of the redraw interval
             self.query_one(f"#{pane}", Pane).stagger = turn / len(training_panes) / 2 / self.redraws_per_second
         self._fit(self.size.width, self.size.height)
@@ -148,8 +226,19 @@ class MicroGPTApp(App[None]):
     def on_ready(self) -> None:
         """Once the first frame is on screen: listen to the engine, and train unless asked to start paused."""
         self.runner.start()
+        if self.start_speed is not None:
+            self.runner.set_speed(self.start_speed)
         if not self.start_paused:
+            self._run()
+
+    def _run(self) -> None:
+        """Train: up to --until the first time it is given, else on and on."""
+        if self.start_until is not None:
+            self.runner.run_until(self.start_until)
+            self.start_until = None
+        else:
             self.runner.run()
+        self.set_timer(0.5, self._lay_out_help)
 
     def on_resize(self, event: events.Resize) -> None:
         """Switch between all panes at once and one pane with tabs."""
@@ -167,6 +256,39 @@ class MicroGPTApp(App[None]):
             footer.refresh(recompose=True)  # the palette's key is part of the footer's composition
         if not wide:
             self.query_one(f"#{self.current_pane}", Pane).focus()
+
+    def watch_probe(self, probe: ProbeReport | None) -> None:
+        """While a probe is shown the screen carries `-probe`: the panes showing it are marked (app.tcss)."""
+        self.screen.set_class(probe is not None, "-probe")
+        self.query_one(StatusBar).probe = "" if probe is None else probe.word
+        self._show()
+
+    def watch_phase(self) -> None:
+        """A phase of the step in progress is shown (or no longer is): the panes follow."""
+        self._show()
+
+    def _show(self) -> None:
+        """Make the one snapshot every training pane draws: the live one, a phase's or a probe's.
+
+        While training runs, the panes take turns redrawing over the first half of the redraw interval; the shown
+        snapshot changes at most once an interval, so that every pane draws the same one (the same step).
+        """
+        live = self.live
+        if live is None:
+            return
+        now = time.monotonic()
+        wait = self._shown_at + 1.0 / self.redraws_per_second - now
+        if live.running and self.phase is None and self.probe is None and wait > 0:
+            if not self._show_due:
+                self._show_due = True
+                self.set_timer(wait, self._show_late)
+            return
+        self._shown_at = now
+        self.snapshot = shown_snapshot(live, self.phase, self.probe, self.matrix_names)
+
+    def _show_late(self) -> None:
+        self._show_due = False
+        self._show()
 
     def watch_current_pane(self, pane: str) -> None:
         """Mark the current pane (the one shown in tab mode) and its tab."""
@@ -196,62 +318,235 @@ class MicroGPTApp(App[None]):
             self._wants_running = snapshot.running
             self._wants_engine = snapshot.engine
             status.pending = ""
-        self.snapshot = snapshot
-        if (self.showing_sample and self.sample is not None and self.sample.finished
-                and self._sample_end_step is not None and snapshot.step != self._sample_end_step):
+        self.live = snapshot
+        if snapshot.phase is None or snapshot.running:  # between steps, or training on: no phase to show
+            self.phase = None
+        self._show()
+        for line in self.query(ModelLine):  # (none while the app is closing)
+            line.engine = snapshot.engine
+        for chart in self.query(LossChart):
+            chart.marks = snapshot.marks
+        if self.showing_sample and snapshot.step != self._sample_seen_at:  # a step after the sample
             self.showing_sample = False
         if snapshot.running and status.notice:
             status.notice = ""
 
-    def on_sample_started(self, message: SampleStarted) -> None:
-        """A new sample replaces the old one; attention follows the sample."""
-        self.sample = SampleState(message.sample_id, message.temperature)
-        self._sample_end_step = None
+    def on_samples_drawn(self, message: SamplesDrawn) -> None:
+        """New samples join the list (the sampler reveals them); attention shows the newest until the next step."""
+        self.samples = (*self.samples, *message.samples)[-MAX_SAMPLES:]
+        self._sample_seen_at = self.snapshot.step if self.snapshot is not None else 0
+        self.sample_revealed = None
         self.showing_sample = True
 
-    def on_sample_drawn(self, message: SampleDrawn) -> None:
-        """One more token of the current sample."""
-        if self.sample is None or message.sample_id != self.sample.sample_id:
-            return
-        self.sample = replace(self.sample, tokens=(*self.sample.tokens, message.token))
-        if message.token.is_end:
-            self._sample_end_step = self.snapshot.step if self.snapshot is not None else 0
+    def on_sampler_revealed(self, message: Sampler.Revealed) -> None:
+        """The attention pane follows the sampler's letter-by-letter reveal."""
+        if self.samples and message.sample_id == self.samples[-1].sample_id:
+            self.sample_revealed = message.count
+
+    def on_computing(self, message: Computing) -> None:
+        """A step has begun that may take a while: the status line counts the seconds."""
+        self.query_one(StatusBar).start_computing(message.step, message.elapsed)
+
+    def on_engine_died(self, message: EngineDied) -> None:
+        """The engine process is gone: keep the panes, say why, and offer a new engine or to quit."""
+        self.engine_death = message.reason
+        self._wants_running = False
+        status = self.query_one(StatusBar)
+        status.death = message.reason
+        status.pending = ""
+        self.notify(f"{message.reason}. The panes keep its last state; r restarts it.",
+                    title="the engine stopped", severity="error", timeout=30)
+        self.offer_restart()
+
+    def offer_restart(self) -> None:
+        """Ask how to go on after the engine's death: from the last checkpoint, from step 0, or quit."""
+        choices = []
+        checkpoint = self.restart_checkpoint()
+        if checkpoint is not None:
+            choices.append(Choice(("c",), f"restart from the checkpoint {checkpoint}", "checkpoint"))
+        choices += [Choice(("0", "r"), "restart from step 0 (same seed and settings)", "zero"),
+                    Choice(("q",), "quit", "quit")]
+        self.push_screen(ChoiceScreen("the engine stopped", self.engine_death, choices,
+                                      other="look at the panes (r restarts later)", alarm=True),
+                         self._after_death_choice)
+
+    def _after_death_choice(self, choice: str | None) -> None:
+        if choice == "checkpoint":
+            self.restart_engine(from_checkpoint=True)
+        elif choice == "zero":
+            self.restart_engine(from_checkpoint=False)
+        elif choice == "quit":
+            self.exit()
+
+    def restart_checkpoint(self) -> str | None:
+        """The checkpoint a new engine can start from: the file saves go to, if there is one."""
+        return self.save_path if os.path.isfile(self.save_path) else None
+
+    def restart_engine(self, *, from_checkpoint: bool) -> None:
+        """Start a new engine process (after a death): from the last checkpoint, or from step 0."""
+        trainer: TrainerLike
+        if from_checkpoint:
+            path = self.restart_checkpoint()
+            try:
+                if path is None:
+                    raise CheckpointError(f"there is no checkpoint at {self.save_path}")
+                trainer = load_checkpoint(path)
+                if trainer.config != self.trainer_config or trainer.dataset.docs != self.dataset.docs:
+                    raise CheckpointError(f"{path} holds another run (another dataset or configuration)")
+            except CheckpointError as error:
+                self.notify(str(error), title="no restart from the checkpoint", severity="error", timeout=10)
+                return
+        else:
+            trainer = fresh_trainer(self.dataset, self.trainer_config, self.first_engine)
+        self.runner.restart(trainer)
+        self.saved_step = trainer.step_count
+        self.engine_death = ""
+        self._wants_running = False
+        status = self.query_one(StatusBar)
+        status.death = status.notice = ""
+        where = f"step {trainer.step_count}" + (f" of {self.save_path}" if from_checkpoint else "")
+        self.notify(f"a new engine starts from {where}, paused: space runs it", title="engine restarted",
+                    timeout=6)
 
     def on_saved(self, message: Saved) -> None:
-        """Say where the checkpoint went."""
+        """Say where the checkpoint went (and, in the middle of a step, that it holds the state before it)."""
+        self.saved_step = message.step
         self.query_one(StatusBar).saved = f"saved step {message.step}"
-        self.notify(f"checkpoint of step {message.step} saved to {message.path}", timeout=4)
+        during = (f" (step {message.step + 1} was in progress: the checkpoint holds the state before it)"
+                  if message.mid_step else "")
+        self.say("save", f"checkpoint of step {message.step} saved to {message.path}{during}", timeout=6)
 
     def on_save_failed(self, message: SaveFailed) -> None:
         """Say why the save failed (the previous checkpoint is intact)."""
         self.query_one(StatusBar).saved = "save failed"
-        self.notify(f"{message.reason} (the previous checkpoint, if any, is intact)",
-                    title="checkpoint not saved", severity="error", timeout=10)
+        self.say("save", f"{message.reason} (the previous checkpoint, if any, is intact)",
+                 title="checkpoint not saved", severity="error", timeout=10)
 
     def on_halted(self, message: Halted) -> None:
         """Training paused by itself: say why, on the status line and in a notification."""
         self._wants_running = False
         self.query_one(StatusBar).notice = message.reason.split(":")[0]
-        self.notify(message.reason, title="training paused", severity="error", timeout=15)
+        self.say("halted", message.reason, title="training paused", severity="error", timeout=15)
+
+    # -- notifications --------------------------------------------------------------------------------------------
+
+    def say(self, kind: str, text: str, *, title: str = "", severity: SeverityLevel = "information",
+            timeout: float = 4.0) -> None:
+        """Notify the user; a notification replaces the one of the same `kind` (speed, mode, save ...) on screen."""
+        notification = Notification(text, title, severity, timeout, markup=False)
+        self._notification_kinds[notification.identity] = kind
+        self.post_message(Notify(notification))
+
+    def on_notify(self, event: Notify) -> None:
+        """Before Textual shows a notification of ours, take down the previous one of its kind."""
+        kind = self._notification_kinds.pop(event.notification.identity, None)
+        if kind is None:
+            return
+        previous = self._notification_shown.get(kind)
+        self._notification_shown[kind] = event.notification
+        if previous is not None:
+            self._unnotify(previous, refresh=False)  # Textual 8.2.8 has no public way to remove one notification
 
     # -- actions --------------------------------------------------------------------------------------------------
 
+    def engine_alive(self) -> bool:
+        """True while the engine process lives; after its death, offer a new one instead (and say False)."""
+        if not self.engine_death:
+            return True
+        self.offer_restart()
+        return False
+
+    def unsaved_steps(self) -> int:
+        """Steps trained since the last save (or since the run was resumed); 0 when nothing would be lost."""
+        if self.snapshot is None or self.engine_death:
+            return 0
+        return 0 if self.snapshot.step == self.saved_step else self.snapshot.step
+
+    def ask_first(self, what: str, keys: tuple[str, ...], then: str, action: Callable[[], object]) -> None:
+        """Do `action` at once, or, when steps since the last save would be lost, after a yes."""
+        if not self.unsaved_steps():
+            action()
+            return
+        last = f"the last save is of step {self.saved_step}" if self.saved_step else "nothing is saved yet"
+        body = f"step {self.snapshot.step if self.snapshot else 0} is not saved ({last}; ctrl+s saves)."
+
+        def answered(choice: str | None) -> None:
+            if choice == "yes":
+                action()
+
+        self.push_screen(ChoiceScreen(what, body, [Choice(keys, then, "yes")], id=f"ask-{keys[0]}"), answered)
+
+    def action_restart(self) -> None:
+        """Restart the run from step 0, asking first when unsaved steps would be lost (after a death: a new
+        engine)."""
+        if self.engine_death:
+            self.offer_restart()
+            return
+        self.ask_first("restart from step 0?", ("y", "r"), "restart from step 0 (same seed and settings)",
+                       self._restart_run)
+
+    def _restart_run(self) -> None:
+        self.runner.restart_run()
+        self.saved_step = 0
+        self._wants_running = False
+        self.notify("the run starts again from step 0 (same seed and settings), paused", timeout=4)
+
+    def action_run_to(self) -> None:
+        """Ask for a step, then train and pause after it."""
+        if not self.engine_alive() or self.snapshot is None:
+            return
+        step, steps = self.snapshot.step, self.snapshot.steps
+
+        def check(text: str) -> str | None:
+            if not text.isdigit() or not step < int(text) <= steps:
+                return f"a step after {step}, at most {steps} (the schedule's length)"
+            return None
+
+        def answered(text: str | None) -> None:
+            if text:
+                self._wants_running = True
+                self.query_one(StatusBar).pending = "starting…"
+                self.runner.run_until(int(text))
+
+        self.push_screen(InputScreen("run to step…", f"Train and pause after step (now at step {step}):",
+                                     value=str(min(steps, step + 100)), check=check), answered)
+
+    def action_save_as(self) -> None:
+        """Ask for a path, then save there (later saves go there too)."""
+        if not self.engine_alive():
+            return
+
+        def check(text: str) -> str | None:
+            return None if text else "a file name, e.g. run.json"
+
+        def answered(path: str | None) -> None:
+            if path:
+                self.save_path = path
+                self.action_save()
+
+        self.push_screen(InputScreen("save as…", "Save a checkpoint to (later ctrl+s saves go there too):",
+                                     value=self.save_path, check=check), answered)
+
     def action_toggle_run(self) -> None:
         """Run if paused, pause if running."""
+        if not self.engine_alive():
+            return
         status = self.query_one(StatusBar)
         if self._wants_running:
             self._wants_running = False
             status.pending = "pausing…"  # until the step in progress ends (long in atomic mode)
             self.runner.pause()
         elif self.snapshot is not None and self.snapshot.finished:
-            self.notify("training is finished: every step of the schedule is done", timeout=4)
+            self.say("finished", "training is finished: every step of the schedule is done", timeout=4)
         else:
             self._wants_running = True
             status.pending = "starting…"
-            self.runner.run()
+            self._run()
 
     def action_step(self) -> None:
         """Pause if running, then one more step (presses add up)."""
+        if not self.engine_alive():
+            return
         self._wants_running = False
         self.query_one(StatusBar).pending = "stepping…"
         self.runner.step(1)
@@ -262,46 +557,139 @@ class MicroGPTApp(App[None]):
         rate = self.snapshot.steps_per_second if self.snapshot is not None else None
         new = next_speed_cap(cap, direction, rate)
         self.runner.set_speed(new)
-        self.notify("speed: unlimited" if new is None else f"speed: at most {new:g} steps/s", timeout=2)
+        self.say("speed", "speed: unlimited" if new is None else f"speed: at most {new:g} steps/s", timeout=2)
 
     def action_temperature(self, delta: int) -> None:
         """Change the sampling temperature by 0.1 (kept in whole tenths, within 0.1 .. 2.0)."""
         low, high = TEMPERATURE_TENTHS
         self.temperature = max(low, min(high, self.temperature + delta))
 
-    def action_sample(self) -> None:
-        """Draw a new name at the current temperature."""
-        self.runner.sample(self.temperature / 10)
+    def action_sample(self, count: int = 1) -> None:
+        """Draw `count` new names at the current temperature (`g`: one, `G`: ten)."""
+        if not self.engine_alive():
+            return
+        self.runner.sample(self.temperature / 10, count)
 
     def action_next_head(self) -> None:
         """Show the next attention head (wrapping)."""
         self.attn_head = (self.attn_head + 1) % self.trainer_config.n_head
 
     def action_next_layer(self) -> None:
-        """Show the next layer's attention (wrapping)."""
+        """Show the next layer's attention (wrapping); with one layer, say so."""
+        if self.trainer_config.n_layer == 1:
+            self.notify("this model has only one layer (layer 0): --n-layer 2 gives it two", timeout=3)
+            return
         self.attn_layer = (self.attn_layer + 1) % self.trainer_config.n_layer
+
+    def action_maximize(self) -> None:
+        """Maximise the focused pane, or restore it (escape restores too); the status line stays."""
+        if self.screen.maximized is not None:
+            self.screen.minimize()
+            return
+        focused = self.focused
+        pane = focused if isinstance(focused, Pane) else self.query_one(f"#{self.current_pane}", Pane)
+        self.screen.maximize(pane, container=False)
 
     def action_toggle_engine(self) -> None:
         """Switch the graph mode of the following steps between fused and atomic."""
+        if not self.engine_alive():
+            return
         self._wants_engine = ENGINES[(ENGINES.index(self._wants_engine) + 1) % len(ENGINES)]
         self.runner.set_engine(self._wants_engine)
-        self.notify(f"graph mode: {self._wants_engine} (from the next step)", timeout=2)
+        self.say("mode", f"graph mode: {self._wants_engine} (from the next step)", timeout=2)
 
     def action_save(self) -> None:
         """Save a checkpoint to the --save path."""
+        if not self.engine_alive():
+            return
         self.query_one(StatusBar).saved = "saving…"
         self.runner.save(self.save_path)
+
+    def action_probe(self) -> None:
+        """Open the probe's input: type a word, enter probes it."""
+        self.query_one(ProbeInput).open()
+
+    def on_probe_input_probe_requested(self, message: ProbeInput.ProbeRequested) -> None:
+        """A word to probe: the engine computes its forward pass; its `ProbeReport` is shown as `probe`."""
+        if self.engine_alive():
+            self.runner.probe(message.word)
+
+    def on_probe_shown(self, message: ProbeShown) -> None:
+        """A probe's forward pass: the panes show it, marked `probe · not trained on`, until escape."""
+        self.probe = message.report
+
+    def on_phase_shown(self, message: PhaseShown) -> None:
+        """The numbers of the unit the step in progress stopped at: the panes show the step so far."""
+        self.phase = message.report
+
+    def on_refused(self, message: Refused) -> None:
+        """The engine could not do what was asked: say why."""
+        self.say(message.what, message.reason, title=f"{message.what}: not done", severity="warning", timeout=6)
+
+    def on_notice(self, message: Notice) -> None:
+        """Something to read once (what extending the schedule changed)."""
+        self.say("notice", message.text, title=message.title, timeout=12)
+
+    def action_phase(self) -> None:
+        """One more unit of the step in progress (pausing first if running; presses add up)."""
+        if not self.engine_alive():
+            return
+        self._wants_running = False
+        self.probe = None
+        self.runner.next_phase()
+
+    def action_extend(self) -> None:
+        """Ask for a new length of the schedule, then train on with it."""
+        if not self.engine_alive() or self.live is None:
+            return
+        step, steps = self.live.step, self.live.steps
+
+        def check(text: str) -> str | None:
+            if not text.isdigit() or int(text) <= step:
+                return f"more than {step} steps (the run is at step {step})"
+            return None
+
+        def answered(text: str | None) -> None:
+            if text:
+                self.runner.extend(int(text))
+
+        self.push_screen(InputScreen("extend the schedule…", f"New length of the schedule (now {steps} steps; "
+                                     f"the run is at step {step}):", value=str(max(steps, step) * 2), check=check),
+                         answered)
+
+    def action_escape(self) -> None:
+        """End a probe (the panes show training again); with no probe, restore a maximised pane."""
+        if self.probe is not None:
+            self.probe = None
+        elif self.screen.maximized is not None:
+            self.screen.minimize()
 
     def action_show_pane(self, pane: str) -> None:
         """Focus a pane (and show it, when the panes are tabs)."""
         self.current_pane = pane
-        self.query_one(f"#{pane}", Pane).focus()
+        widget = self.query_one(f"#{pane}", Pane)
+        if self.screen.maximized is not None:  # a maximised pane gives its place to the one asked for
+            self.screen.maximize(widget, container=False)
+        widget.focus()
 
     def action_help(self) -> None:
         """Open the help: keys, then every pane (the focused one first)."""
         panes = [self.query_one(f"#{pane}", Pane) for pane, _ in PANES]
         panes.sort(key=lambda p: p.id != self.current_pane)
-        self.push_screen(HelpScreen(help_markdown(self.key_help(), [(p.TITLE, p.HELP) for p in panes])))
+        texts = [(p.TITLE, p.HELP) for p in panes]
+        if self.is_screen_installed("help"):  # kept from the last time: shown again at once
+            help_screen = self.get_screen("help")
+            assert isinstance(help_screen, HelpScreen)
+            help_screen.show_panes(texts)
+        else:
+            self.install_screen(HelpScreen(self.key_help(), texts), "help")
+        self.push_screen("help")
+
+    def _lay_out_help(self) -> None:
+        """Lay the help out ahead of the first `?` (the slow part of opening it the first time)."""
+        panes = [self.query_one(f"#{pane}", Pane) for pane, _ in PANES]
+        panes.sort(key=lambda p: p.id != self.current_pane)
+        help_text(self.key_help(), [(p.TITLE, p.HELP) for p in panes], text_width(self.size.width), self.console)
 
     def key_help(self) -> list[tuple[str, str]]:
         """(keys, what they do) for every binding of the app, in the help's words."""
@@ -312,8 +700,10 @@ class MicroGPTApp(App[None]):
                 continue
             rows.append((" / ".join(self.key_label(k) for k in binding.key.split(",")), binding.tooltip))
         panes = ", ".join(f"{key} {PANE_TITLES[pane]}" for pane, key in PANES)
-        rows.append(("1 … 5", f"focus a pane ({panes}); in a small terminal, show it"))
-        rows.append(("up / down", "in the Attention pane: choose the row whose weights are printed"))
+        rows.append(("1 … 6", f"focus a pane ({panes}); in a small terminal, show it"))
+        rows.append(("up / down", "in the Attention pane (focus it with 2 or tab): choose the row whose weights "
+                                  "are printed; in the Inside pane (6): choose the update's matrix, or the probed "
+                                  "word's position"))
         rows.append(("tab / shift+tab", "move the focus from pane to pane"))
         rows.append(("ctrl+p", "the command palette: every action by name"))
         return rows
@@ -324,6 +714,13 @@ class MicroGPTApp(App[None]):
         return "ctrl+" + label[1:] if label.startswith("^") else label
 
     async def action_quit(self) -> None:
+        """Leave, asking first when unsaved steps would be lost (q, ctrl+q and the palette all come here)."""
+        if self.screen.id == "ask-q":  # asked already: the same key again means yes
+            self.quit_now()
+            return
+        self.ask_first("quit?", ("q", "y", "ctrl+q"), "quit without saving", self.quit_now)
+
+    def quit_now(self) -> None:
         """Stop the engine and leave."""
         self.runner.stop()
         self.exit()

@@ -1,4 +1,5 @@
-"""The command palette provider: every action of the app, found by name (ctrl+p)."""
+"""The command palette provider: every action of the app, found by name (ctrl+p): its key bindings, then the
+actions that have no key (`PALETTE`: "Save as…", "Run to step…" ...)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ class MicroGPTCommands(Provider):
     """Offers each key binding of the app as a command, with its key and what it does."""
 
     def _commands(self) -> list[tuple[str, str, Callable[[], object]]]:
-        """(name, help, callback) for every binding of the app."""
+        """(name, help, callback) for every binding of the app and every action without a key."""
         app = self.app
         commands: list[tuple[str, str, Callable[[], object]]] = []
         for binding in app.BINDINGS:
@@ -22,6 +23,8 @@ class MicroGPTCommands(Provider):
             keys = " / ".join(app.get_key_display(Binding(k, "")) for k in binding.key.split(","))
             name = binding.tooltip or binding.description
             commands.append((name, f"key: {keys}", partial(app.run_action, binding.action)))
+        for name, help_text, action in getattr(app, "PALETTE", ()):
+            commands.append((name, help_text, partial(app.run_action, action)))
         return commands
 
     async def discover(self) -> Hits:

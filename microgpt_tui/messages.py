@@ -1,7 +1,8 @@
-"""What the runner thread tells the app: small frozen messages, posted with `post_message` (never blocking).
+"""What the runner's reader thread tells the app: small messages, posted with `post_message` (never blocking).
 
 A `Progress` carries a whole `Snapshot` of training (histories included), so a newer one can replace an older
-one still waiting in the queue: the stream of training reports coalesces and nothing is lost.
+one still waiting in the queue: the stream of training reports coalesces and nothing is lost. The plain values
+that cross the process boundary (`Sample`, `EngineFigures`) are defined in protocol.py and re-exported here.
 """
 
 from __future__ import annotations
@@ -10,17 +11,10 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from microgpt.report import BOS_LABEL, SampleToken, StepReport
+from microgpt.report import BOS_LABEL, Phase, PhaseReport, ProbeReport, SampleToken, StepReport
+from microgpt_tui.protocol import EngineFigures, Sample
 
-
-@dataclass(frozen=True, eq=False)
-class EngineFigures:
-    """How big and how slow one graph mode's steps have been lately (smoothed over recent steps)."""
-
-    engine: str  # "fused" or "atomic"
-    nodes: float  # graph nodes per step
-    nodes_per_position: float  # graph nodes per predicted position (fair across document lengths)
-    seconds: float  # wall-clock seconds per step (forward, backward and update)
+__all__ = ["EngineFigures", "Sample"]  # plain values from the protocol, re-exported for the widgets
 
 
 @dataclass(frozen=True, eq=False)
@@ -34,12 +28,16 @@ class Snapshot:
     steps_per_second: float | None  # measured while running; None when paused
     speed_cap: float | None  # steps per second the runner will not exceed; None for unlimited
     report: StepReport | None  # the latest step (None before the first step of this session)
-    losses: tuple[float, ...]  # the loss of every step so far, a resumed run's history included (see losses_from)
+    losses: tuple[float, ...]  # the loss of every step so far, a resumed run's history included
     grad_history: tuple[tuple[str, tuple[float, ...]], ...]  # matrix name -> recent gradient norms
     node_history: tuple[int, ...]  # graph node counts of recent steps
     engines: tuple[EngineFigures, ...]  # one entry per graph mode seen in this session
-    commands: int = 0  # commands the runner had handled when it took this snapshot
-    losses_from: int = 0  # the step index of losses[0]: the engine sends only the new losses, the runner joins them
+    commands: int = 0  # requests the engine had handled when it took this snapshot
+    until: int | None = None  # the step at which running pauses by itself ("run to step"), if any
+    phase: Phase | None = None  # the last unit done of the step in progress (None between steps)
+    marks: tuple[int, ...] = ()  # steps from which the schedule changed
+    schedule_note: str | None = None  # "differs from the reference from step K" once the schedule changed
+    next_lr: float = 0.0  # the learning rate of the next step (the one in progress, if any)
 
     @property
     def finished(self) -> bool:
@@ -84,27 +82,50 @@ class Progress(Message):
 
 
 @dataclass
-class SampleStarted(Message):
-    """A new sample began at this temperature; tokens follow as `SampleDrawn`."""
+class Computing(Message):
+    """A step is taking a while (the status line says so, counting on from `elapsed`, until it is done)."""
 
-    sample_id: int
-    temperature: float
+    step: int
+    elapsed: float = 0.0
 
 
 @dataclass
-class SampleDrawn(Message):
-    """One more token of the sample `sample_id`."""
+class PhaseShown(Message):
+    """The numbers of the last unit done of the step in progress (after `.`, or when paused mid-step)."""
 
-    sample_id: int
-    token: SampleToken
+    report: PhaseReport
+
+
+@dataclass
+class ProbeShown(Message):
+    """A probed word's forward pass at the current weights."""
+
+    report: ProbeReport
+
+
+@dataclass
+class Refused(Message):
+    """The engine could not do what was asked (`what`: "probe", "extend", "phase" ...); `reason` is one line."""
+
+    what: str
+    reason: str
+
+
+@dataclass
+class Notice(Message):
+    """Something to read once, e.g. what extending the schedule changed."""
+
+    title: str
+    text: str
 
 
 @dataclass
 class Saved(Message):
-    """A checkpoint was written."""
+    """A checkpoint was written (mid_step: the step after `step` was in progress and is not in it)."""
 
     path: str
     step: int
+    mid_step: bool = False
 
 
 @dataclass
@@ -119,25 +140,6 @@ class Halted(Message):
     """Training paused by itself: a loss that is not finite, or an error in the engine."""
 
     reason: str
-
-
-@dataclass(frozen=True, eq=False)
-class Sample:
-    """One drawn name, whole: the step whose weights drew it, the temperature, and every token with its odds.
-
-    The engine draws a sample at once; the sampler pane reveals it letter by letter (presentation pacing is the
-    pane's, not the engine's).
-    """
-
-    sample_id: int  # counts up over the session; a batch's samples have consecutive ids
-    step: int  # steps completed when it was drawn (the weights after that step)
-    temperature: float
-    tokens: tuple[SampleToken, ...]
-
-    @property
-    def text(self) -> str:
-        """The whole name."""
-        return self.tokens[-1].text if self.tokens else ""
 
 
 @dataclass

@@ -4,6 +4,9 @@ The terminal may show 16.7 million colours, 256 (what an SSH session usually get
 COLORTERM), 16, or none at all (NO_COLOR). Heat cells use a viridis-like ramp: interpolated in truecolor, picked
 by hand from the xterm-256 cube in 256 colours (so that neighbouring levels never collapse into one colour), and
 shade characters ` ░▒▓█` in 16 colours and without colour.
+
+In 16 colours and without colour the app uses `themes.TERMINAL_THEME`. This module imports no Textual: the
+command line imports it before it tells Textual (through the environment) which colour system to use.
 """
 
 from __future__ import annotations
@@ -35,9 +38,12 @@ SPARKS = "▁▂▃▄▅▆▇█"
 
 
 def detect_color_mode(environ: Mapping[str, str] | None = None) -> ColorMode:
-    """The colour mode a terminal with this environment supports (NO_COLOR wins; then COLORTERM, TERM)."""
+    """The colour mode a terminal with this environment supports (NO_COLOR wins; then COLORTERM, TERM).
+
+    NO_COLOR counts when it is set to anything but the empty string (no-color.org).
+    """
     env = os.environ if environ is None else environ
-    if "NO_COLOR" in env:
+    if env.get("NO_COLOR"):
         return "none"
     if env.get("COLORTERM", "").lower() in ("truecolor", "24bit"):
         return "truecolor"
@@ -119,9 +125,11 @@ def sci(x: float) -> str:
 
 
 def prob(p: float) -> str:
-    """A probability in 3 characters: .41, .07, 1.0."""
+    """A probability in 3 or 4 characters: .41, .07, 1.0, and <.01 when it would round to .00 (0 if it is 0)."""
     if p >= 0.995:
         return "1.0"
+    if p < 0.005:
+        return "<.01" if p > 0 else "0"
     return f"{p:.2f}"[1:]
 
 

@@ -1,33 +1,48 @@
-"""The attention pane: one head's attention weights over the current document (or the sample) as a heatmap."""
+"""The attention pane: one head's attention weights over the step's document (or the latest sample) as a heatmap."""
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.binding import Binding
 from textual.reactive import var
 
-from microgpt_tui.messages import SampleState, Snapshot
+from microgpt.report import BOS_LABEL
+from microgpt_tui.labels import cut_doc, label, pad, quoted
+from microgpt_tui.messages import Sample
 from microgpt_tui.palette import ColorMode, append_runs, heat_cell, prob, wrap
-from microgpt_tui.widgets.pane import Pane
+from microgpt_tui.widgets.pane import TrainingPane
+
+Rows = tuple[tuple[float, ...], ...]
 
 
-class AttentionMap(Pane):
+def sample_attention(sample: Sample, layer: int, head: int, count: int | None = None) -> tuple[tuple[str, ...], Rows]:
+    """Input labels and attention rows of one head over a sample's first `count` tokens (all by default)."""
+    tokens = sample.tokens[:count]
+    labels = tuple(BOS_LABEL if t.position == 0 else sample.tokens[t.position - 1].char for t in tokens)
+    return labels, tuple(t.attention[layer][head] for t in tokens)
+
+
+class AttentionMap(TrainingPane):
     """A query-by-key heatmap of one attention head, token characters on both axes."""
 
     TITLE = "Attention"
     HELP = """\
 **What it shows.** For the selected layer and head, how much each position (a row, labelled with its input
 character) attends to each earlier position (a column). Each row sums to 1; the upper triangle is empty because a
-position cannot look ahead. While a sample is being drawn, the pane shows the sample's attention instead.
-`h` moves to the next head, `l` to the next layer; with this pane focused, `up`/`down` choose the row whose
-exact weights are printed under the map.
+position cannot look ahead. Right after `g` or `G`, the pane shows the latest sample's attention, growing letter
+by letter as it is revealed; the next training step brings back the step's document. `h` moves to the next head,
+`l` to the next layer. Focus the pane (`2`, or `tab` until its border lights up), then `up`/`down` choose the row
+whose exact weights are printed under the map. A space is shown as `␣`; a document longer than the block size is
+cut (`supercalifragili…`, "cut to 16 predictions"): the model never sees the rest.
 
 **Why it matters.** Attention is how a position gathers information from earlier characters. Different heads
 learn different habits, and watching them form is watching the model learn to use context.
 
 **How to read it.** Bright cells are heavy weights (the scale under the map runs from 0 to 1). A bright first
 column means "look at the start of the name" (`·` is BOS, the start and end token); a bright diagonal means
-"look at myself". Early in training every row is spread evenly; patterns sharpen as the loss falls.
+"look at myself". Early in training every row is spread evenly; patterns sharpen as the loss falls. `z` makes the
+map as large as the screen.
 """
 
     BINDINGS = [
@@ -35,9 +50,9 @@ column means "look at the start of the name" (`·` is BOS, the start and end tok
         Binding("down", "row(1)", "Row down", show=False),
     ]
 
-    snapshot: var[Snapshot | None] = var(None)
-    sample: var[SampleState | None] = var(None)
+    samples: var[tuple[Sample, ...]] = var[tuple[Sample, ...]](())
     showing_sample: var[bool] = var(False)
+    sample_revealed: var[int | None] = var[int | None](None)  # tokens of the latest sample on screen; None: all
     attn_layer: var[int] = var(0)
     attn_head: var[int] = var(0)
     color_mode: var[ColorMode] = var[ColorMode]("256")
@@ -47,25 +62,17 @@ column means "look at the start of the name" (`·` is BOS, the start and end tok
         super().__init__(id=id)
         self.block_size = block_size  # the most positions a document can have
 
-    def on_mount(self) -> None:
-        """The title from the start."""
-        self.watch_attn_head()
-
-    def watch_attn_head(self) -> None:
-        """Layer and head in the title (it changes only on a key press: a title change repaints the pane)."""
-        self.border_title = f"{self.TITLE} · layer {self.attn_layer} · head {self.attn_head}"
-        self.data_changed()
-
-    watch_attn_layer = watch_attn_head
-
-    def watch_snapshot(self, snapshot: Snapshot | None) -> None:
-        """Redraw the lines that changed (in this pane's turn while training runs)."""
-        self.data_changed(urgent=snapshot is None or not snapshot.running)
-
     def _changed(self) -> None:
         self.data_changed()
 
-    watch_sample = watch_showing_sample = watch_color_mode = watch_row = _changed
+    watch_samples = watch_showing_sample = watch_sample_revealed = watch_color_mode = watch_row = _changed
+    watch_attn_layer = watch_attn_head = _changed
+
+    def on_focus(self) -> None:
+        """The hint under the map changes with the focus."""
+        self.data_changed()
+
+    on_blur = on_focus
 
     def action_row(self, delta: int) -> None:
         """Select the row above or below (the last row follows new data)."""
@@ -76,55 +83,97 @@ column means "look at the start of the name" (`·` is BOS, the start and end tok
         new = max(0, min(len(rows) - 1, current + delta))
         self.row = None if new == len(rows) - 1 else new
 
-    def current(self) -> tuple[tuple[str, ...], tuple[tuple[float, ...], ...]]:
-        """Labels and rows of the attention shown now (the sample's, or the latest step's)."""
-        if self.showing_sample and self.sample is not None and self.sample.tokens:
-            return self.sample.attention(self.attn_layer, self.attn_head)
-        report = self.snapshot.report if self.snapshot is not None else None
+    @property
+    def sample(self) -> Sample | None:
+        """The sample whose attention is shown (None: the step's document is)."""
+        if self.showing_sample and self.samples and self.samples[-1].tokens:
+            return self.samples[-1]
+        return None
+
+    def current(self) -> tuple[tuple[str, ...], Rows]:
+        """Labels and rows of the attention shown now (the latest sample's, or the step's)."""
+        sample = self.sample
+        if sample is not None:
+            count = self.sample_revealed
+            return sample_attention(sample, self.attn_layer, self.attn_head, None if count is None else max(1, count))
+        report = self.report
         if report is None or not report.attention:
             return (), ()
         return report.tokens, report.attention[self.attn_layer][self.attn_head]
 
-    def _what(self) -> Text:
-        """What the map shows: the sample being drawn, or the latest step's document."""
+    def shown_step(self) -> int | None:
+        """The sample's step while a sample is shown, else the step's."""
+        sample = self.sample
+        return sample.step if sample is not None else super().shown_step()
+
+    def title_parts(self) -> list[str]:
+        """Which layer and head."""
+        return [f"layer {self.attn_layer}", f"head {self.attn_head}"]
+
+    def short_title_parts(self) -> list[str]:
+        """`L0 H2`: layer and head in few characters."""
+        return [f"L{self.attn_layer} H{self.attn_head}"]
+
+    def _what(self, width: int) -> list[Text]:
+        """What the map shows: the sample, or the step's document (marked when the block size cut it)."""
         text = Text(no_wrap=True, overflow="ellipsis")
-        report = self.snapshot.report if self.snapshot is not None else None
-        if self.showing_sample and self.sample is not None:
+        sample = self.sample
+        report = self.report
+        if sample is not None:
             text.append("sample ", style="dim")
-            text.append(f"“{self.sample.text}”", style="bold")
+            text.append(quoted(sample.text), style="bold")
+            text.append(f" at T {sample.temperature:.2f}", style="dim")
         elif report is not None:
-            text.append(f"step {report.step} ", style="dim")
-            text.append(f"“{report.doc}”", style="bold")
-        return text
+            shown, cut = cut_doc(report.doc, len(report.targets))
+            text.append("document ", style="dim")
+            text.append(quoted(shown), style="bold")
+            if cut:
+                text.append(f" · cut to {len(report.targets)} predictions", style="bold yellow")
+        return [text]
+
+    def cell_size(self, width: int, height: int, label_width: int) -> tuple[int, int]:
+        """(columns, lines) of one cell: as large as the pane allows for a block-size document, at least 2x1."""
+        columns = max(2, label_width, (width - label_width - 2) // self.block_size)
+        lines = max(1, min((height - 4) // self.block_size, columns // 2))  # a terminal cell is about 1:2
+        if (height - 4) // lines < self.block_size:  # rows may scroll: leave room for "rows 3-16 of 16"
+            suffix = len(f" rows {self.block_size}-{self.block_size} of {self.block_size}")
+            columns = max(2, label_width, (width - label_width - 2 - suffix) // self.block_size)
+        return columns, lines
 
     def build_lines(self, width: int, height: int) -> list[Text]:
         """What is shown, the heatmap (key labels on top, query labels down the side), the scale, one row's weights."""
         labels, rows = self.current()
         if not rows:
             return wrap("No attention yet: it appears after the first step (n takes one).", width)
+        shown = [label(c) for c in labels]
+        label_width = max(cell_len(s) for s in shown)
         n = len(rows)
-        # Cells as large as the longest document allows (so that they keep their size from one step to the next)
-        cell = max(2, min(6, (width - 4) // self.block_size))
-        tall = height - 4 >= 2 * self.block_size  # two lines per row on a big screen
+        cell, tall = self.cell_size(width, height, label_width)
         selected = n - 1 if self.row is None else min(self.row, n - 1)
-        room = max(1, (height - 4) // (2 if tall else 1))  # rows that fit under: what, header; above: scale, weights
+        room = max(1, (height - 4) // tall)  # rows that fit under: what, header; above: scale, weights
         first = 0 if n <= room else min(max(0, selected - room + 1), n - room)
-        header = Text("   ")
-        for label in labels:
-            header.append(label.center(cell), style="bold")
+        header = Text(" " * (label_width + 2))
+        for text in shown:
+            header.append(pad(text, cell), style="bold")
         if first > 0 or first + room < n:
             header.append(f" rows {first + 1}-{min(n, first + room)} of {n}", style="dim")
-        lines = [self._what(), header]
+        lines = [*self._what(width), header]
         for q in range(first, min(n, first + room)):
             line = Text()
-            line.append(f"{'▶' if q == selected else ' '}{labels[q]} ",
+            marker = "▶" if q == selected else " "
+            line.append(f"{marker}{pad(shown[q], label_width, 'left')} ",
                         style="bold reverse" if q == selected else "bold")
             cells = [heat_cell(weight, self.color_mode, cell) for weight in rows[q]]
             lines.append(append_runs(line, cells))
-            if tall:
-                lines.append(append_runs(Text("   "), cells))
+            for _ in range(tall - 1):
+                lines.append(append_runs(Text(" " * (label_width + 2)), cells))
         lines.append(self._scale())
-        lines.append(self._weights(labels, rows[selected], labels[selected]))
+        lines.append(self._weights(shown, rows[selected], shown[selected]))
+        hint = ("up/down choose the row whose weights are printed." if self.has_focus else
+                "To choose the row whose weights are printed: focus this pane (2, or tab), then up/down.")
+        hint_lines = wrap(hint, width)
+        if len(lines) + len(hint_lines) <= height:
+            lines += hint_lines
         return lines
 
     def _scale(self) -> Text:
@@ -132,6 +181,6 @@ column means "look at the start of the name" (`·` is BOS, the start and end tok
         text.append(" 1  (weight)", style="dim")
         return text
 
-    def _weights(self, labels: tuple[str, ...], weights: tuple[float, ...], query: str) -> Text:
-        pairs = " ".join(f"{label}{prob(weight)}" for label, weight in zip(labels, weights, strict=False))
+    def _weights(self, labels: list[str], weights: tuple[float, ...], query: str) -> Text:
+        pairs = " ".join(f"{text}{prob(weight)}" for text, weight in zip(labels, weights, strict=False))
         return Text(f"{query} looks at: {pairs}", overflow="ellipsis")

@@ -1,4 +1,5 @@
-"""The base of every dashboard pane: a focusable bordered box of text lines that explains itself in the help.
+"""The base of every dashboard pane (a focusable bordered box of text lines that explains itself in the help),
+and of the panes that draw training's snapshot (`TrainingPane`).
 
 A pane draws itself as a list of one-line `Text`s. When its data changes it builds the new lines, compares them
 with the lines on screen and repaints only those that differ: over SSH every unchanged line is bytes saved, and
@@ -13,8 +14,14 @@ from rich.console import Group, RenderableType
 from rich.style import Style
 from rich.text import Text
 from textual.geometry import Region, Size
+from textual.reactive import var
 from textual.strip import Strip
 from textual.widget import Widget
+
+from microgpt.report import StepReport
+from microgpt_tui.messages import Snapshot
+
+COVERED_RETRY = 0.2  # seconds between looks at whether a covered pane is on screen again
 
 
 class Pane(Widget, can_focus=True):
@@ -78,9 +85,15 @@ class Pane(Widget, can_focus=True):
         self._scheduled_update()
 
     def _scheduled_update(self) -> None:
-        if self._stale:
-            self._stale = False
-            self.update_content()
+        if not self._stale:
+            return
+        if self.is_mounted and self.screen is not self.app.screen:  # covered (help, palette): redraw once back
+            if not self._timer_pending:
+                self._timer_pending = True
+                self.set_timer(COVERED_RETRY, self._timed_update)
+            return
+        self._stale = False
+        self.update_content()
 
     def update_content(self) -> None:
         """Rebuild the lines from the pane's data, and repaint the lines that changed (all of them on a resize)."""
@@ -144,6 +157,66 @@ class Pane(Widget, can_focus=True):
             fitted.append(line)
         fitted.extend(Text() for _ in range(size.height - len(fitted)))
         return fitted
+
+
+class TrainingPane(Pane):
+    """A pane that draws training's snapshot, redraws in its turn while training runs, and names its step.
+
+    The title says which step the lines show (`Attention · step 469 · layer 0 · head 2`), updated together with
+    the lines, so that every pane on screen can be checked against the others.
+    """
+
+    snapshot: var[Snapshot | None] = var(None)
+
+    def watch_snapshot(self, snapshot: Snapshot | None) -> None:
+        """Redraw the lines that changed: at once when paused, in this pane's turn while training runs."""
+        self.data_changed(urgent=snapshot is None or not snapshot.running)
+
+    @property
+    def report(self) -> StepReport | None:
+        """The step report the pane draws (None before the first step of this session)."""
+        return self.snapshot.report if self.snapshot is not None else None
+
+    def shown_step(self) -> int | None:
+        """The step whose numbers the pane shows (None: none yet)."""
+        report = self.report
+        return report.step if report is not None else None
+
+    def title_parts(self) -> list[str]:
+        """What the title says after the pane's name and step (e.g. the layer and head)."""
+        return []
+
+    def short_title_parts(self) -> list[str]:
+        """`title_parts` in fewer characters, for a narrow pane."""
+        return self.title_parts()
+
+    def title(self) -> str:
+        """`Name · step K · parts…`: the pane, the step it shows, and what else it was asked to show."""
+        step = self.shown_step()
+        head = [self.TITLE, *([] if step is None else [f"step {step}"])]
+        title = " · ".join([*head, *self.title_parts()])
+        if len(title) + 6 > self.outer_size.width:  # the border's corners and spaces take 6 cells
+            title = " · ".join([*head, *self.short_title_parts()])
+        return title
+
+    def update_title(self) -> None:
+        """Put the title on the border when it changed (a new title repaints the whole border)."""
+        title = self.title()
+        if self.border_title != title:
+            self.border_title = title
+
+    def on_mount(self) -> None:
+        """The full title from the start."""
+        self.update_title()
+
+    def on_resize(self) -> None:
+        """A narrow pane takes the short title, a wide one the full title."""
+        self.update_title()
+
+    def update_content(self) -> None:
+        """The title and the lines change together."""
+        self.update_title()
+        super().update_content()
 
 
 def runs(ys: list[int]) -> list[tuple[int, int]]:

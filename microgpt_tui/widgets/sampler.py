@@ -1,18 +1,29 @@
-"""The sampling pane: a new name drawn token by token, each position's choice, its probability and the top 5."""
+"""The sampling pane: the names drawn so far (step and temperature of each), the newest revealed letter by letter
+with each position's choice, its probability and the five likeliest candidates.
+
+The engine draws a whole sample at once; the pacing of the reveal is this pane's (a timer, one letter per
+`delay` seconds). A batch (`G`) shows all its names at once and details its last one.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from rich.text import Text
+from textual.message import Message
 from textual.reactive import var
+from textual.timer import Timer
 
 from microgpt.data import Dataset
 from microgpt.report import BOS_LABEL, SampleToken
 from microgpt.sampling import softmax_probs, top_candidates
-from microgpt_tui.messages import SampleState
-from microgpt_tui.palette import prob, wrap
+from microgpt_tui.labels import label, quoted
+from microgpt_tui.messages import Sample, Snapshot
+from microgpt_tui.palette import pack, prob, wrap
 from microgpt_tui.widgets.pane import Pane
 
 TEMPERATURE_TENTHS = (1, 20)  # the temperature runs from 0.1 to 2.0 in steps of 0.1
+MAX_SAMPLES = 100  # samples the app keeps (the pane shows as many of the newest as fit)
 
 
 def temperature_label(tenths: int) -> str:
@@ -20,92 +31,185 @@ def temperature_label(tenths: int) -> str:
     return f"temperature {tenths / 10:.2f}"
 
 
+def sample_heading(step: int, temperature: float, earlier: bool) -> str:
+    """`step 300 · T 0.50` (`step 12 (earlier) · T 0.50` when the model has trained past that step)."""
+    return f"step {step}{' (earlier)' if earlier else ''} · T {temperature:.2f}"
+
+
+def groups(samples: tuple[Sample, ...]) -> list[list[Sample]]:
+    """Consecutive samples of the same step and temperature (a batch, or presses of `g` in between steps)."""
+    out: list[list[Sample]] = []
+    for sample in samples:
+        if out and (out[-1][-1].step, out[-1][-1].temperature) == (sample.step, sample.temperature):
+            out[-1].append(sample)
+        else:
+            out.append([sample])
+    return out
+
+
 class Sampler(Pane):
-    """Draws names from the current weights and shows what the model weighed at every position."""
+    """The names drawn from the weights, and what the model weighed at every position of the newest."""
 
     TITLE = "Sampling"
     HELP = """\
-**What it shows.** `g` draws a new name from the current weights, one character at a time. Each row is one
-position: the character the model was given (`·` is BOS, the start), the character it drew and that
-character's probability, then the five most likely candidates with their probabilities. The name ends when BOS
-is drawn again. The temperature is in the title: `+`/`-` change it by 0.1 between 0.1 and 2.0.
+**What it shows.** `g` draws a new name from the current weights, `G` a batch of ten at once (compare
+temperatures side by side). Each line names the step whose weights drew the names and the temperature,
+`step 300 · T 0.50 · “tareda”`; names drawn before the step now trained are marked `(earlier)`. The newest name is
+revealed one character at a time, and below the list each row is one of its positions: the character the model
+was given (`·` is BOS, the start), the character it drew and that character's probability (`<.01` when it
+rounds to zero: an unlikely draw, yet drawn), then the five most likely candidates with their probabilities. A
+space is shown as `␣`. The name ends when BOS is drawn again. The temperature for the next draw is in the title:
+`+`/`-` change it by 0.1 between 0.1 and 2.0.
 
 **Why it matters.** This is what a language model does when it writes: turn logits into probabilities, draw one
 token, feed it back in. The temperature divides the logits before the softmax: below 1 the favourite gets
 more likely (safer, duller names), above 1 the odds flatten (wilder names, more typos).
 
-**How to read it.** Change the temperature and the last row is recomputed at once from the same logits: watch
-the favourite's probability grow as you go down and shrink as you go up. Nothing new is drawn until you press
-`g`. Early in training the top candidates are nearly uniform; later they are few and confident.
+**How to read it.** Change the temperature and the newest name's last row is recomputed at once from the same
+logits: watch the favourite's probability grow as you go down and shrink as you go up. Nothing new is drawn until
+you press `g` or `G`. Early in training the top candidates are nearly uniform; later they are few and confident.
 """
 
-    sample: var[SampleState | None] = var(None)
-    temperature: var[int] = var(5)  # whole tenths: 5 is 0.50
+    @dataclass
+    class Revealed(Message):
+        """How much of the newest sample is on screen (the attention pane follows it)."""
 
-    def __init__(self, dataset: Dataset, *, id: str | None = None) -> None:
+        sample_id: int
+        count: int | None  # tokens shown; None: all of them
+
+    samples: var[tuple[Sample, ...]] = var[tuple[Sample, ...]](())
+    temperature: var[int] = var(5)  # whole tenths: 5 is 0.50
+    snapshot: var[Snapshot | None] = var(None)
+    revealed: var[int | None] = var[int | None](None)  # tokens of the newest sample shown; None: all
+
+    def __init__(self, dataset: Dataset, *, delay: float = 0.08, id: str | None = None) -> None:
         super().__init__(id=id)
         self.dataset = dataset
+        self.delay = delay  # seconds per revealed letter (0: a sample shows at once)
+        self._timer: Timer | None = None
+        self._step = 0  # steps trained, as last drawn (a sample of an earlier step is marked)
+
+    def on_mount(self) -> None:
+        """Show the temperature in the title from the start."""
+        self.border_title = f"{self.TITLE} · {temperature_label(self.temperature)}"
 
     def watch_temperature(self, tenths: int) -> None:
         """Show the temperature in the title, and recompute the current position's odds at it."""
         self.border_title = f"{self.TITLE} · {temperature_label(tenths)}"
         self.data_changed()
 
-    def watch_sample(self) -> None:
-        """Show the new token."""
+    def watch_snapshot(self, snapshot: Snapshot | None) -> None:
+        """Redraw when training has moved past the samples' step (they become earlier ones)."""
+        step = snapshot.step if snapshot is not None else 0
+        if step != self._step:
+            self._step = step
+            if self.samples:
+                self.data_changed(urgent=snapshot is None or not snapshot.running)
+
+    def watch_samples(self, old: tuple[Sample, ...], new: tuple[Sample, ...]) -> None:
+        """Reveal a single new sample letter by letter; a batch shows at once."""
+        last_id = old[-1].sample_id if old else None
+        fresh = [s for s in new if last_id is None or s.sample_id > last_id]
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+        if len(fresh) == 1 and self.delay > 0 and len(fresh[0].tokens) > 1:
+            self.revealed = 1
+            self._timer = self.set_interval(self.delay, self._reveal_one)
+        else:
+            self.revealed = None
         self.data_changed()
 
-    def on_mount(self) -> None:
-        """Show the temperature in the title from the start."""
-        self.border_title = f"{self.TITLE} · {temperature_label(self.temperature)}"
+    def _reveal_one(self) -> None:
+        newest = self.samples[-1] if self.samples else None
+        if newest is None or self.revealed is None or self.revealed + 1 >= len(newest.tokens):
+            if self._timer is not None:
+                self._timer.stop()
+                self._timer = None
+            self.revealed = None
+        else:
+            self.revealed += 1
+
+    def watch_revealed(self, count: int | None) -> None:
+        """Draw the newly revealed letter; tell the app (the attention pane follows the reveal)."""
+        if self.samples:
+            self.post_message(self.Revealed(self.samples[-1].sample_id, count))
+        self.data_changed()
+
+    @property
+    def newest_tokens(self) -> tuple[SampleToken, ...]:
+        """The newest sample's tokens as far as they are revealed."""
+        if not self.samples:
+            return ()
+        tokens = self.samples[-1].tokens
+        return tokens if self.revealed is None else tokens[: self.revealed]
+
+    @property
+    def revealing(self) -> bool:
+        """True while the newest sample is still being revealed."""
+        return self.revealed is not None
 
     def current_top(self) -> tuple[tuple[str, float], ...]:
-        """The last position's top candidates at the current temperature (recomputed from its logits)."""
-        if self.sample is None or not self.sample.tokens:
+        """The newest position's top candidates at the current temperature (recomputed from its logits)."""
+        tokens = self.newest_tokens
+        if not tokens:
             return ()
-        last = self.sample.tokens[-1]
-        return top_candidates(softmax_probs(last.logits, self.temperature / 10), self.dataset)
+        return top_candidates(softmax_probs(tokens[-1].logits, self.temperature / 10), self.dataset)
 
     def build_lines(self, width: int, height: int) -> list[Text]:
-        """The name so far, then one row per position (the latest at the bottom)."""
-        sample = self.sample
-        if sample is None or not sample.tokens:
-            return wrap(f"g draws a name at {temperature_label(self.temperature)}; + and - change it.", width)
-        tokens = sample.tokens
-        name = Text(no_wrap=True, overflow="ellipsis")
-        name.append("“", style="dim")
-        name.append(sample.text, style="bold")
-        name.append("”" if sample.finished else "▏", style="dim")
-        name.append(f"  drawn at {sample.temperature:.2f}", style="dim")
-        lines = [name]
-        room = max(1, height - 1)
-        for token in tokens[-room:]:
-            lines.append(self._row(token, width, token is tokens[-1]))
-        return lines
+        """The samples (oldest first, grouped by step and temperature), then the newest one's positions."""
+        if not self.samples:
+            return wrap(f"g draws a name at {temperature_label(self.temperature)}, G ten at once; "
+                        "+ and - change the temperature.", width)
+        blocks = [self._group_lines(group, width) for group in groups(self.samples)]
+        newest = blocks.pop()
+        tokens = self.newest_tokens
+        listed = min(sum(len(block) for block in blocks), max(0, (height - len(newest)) // 2))
+        room = max(0, height - len(newest) - listed)  # the newest's positions; up to half the rest for the list
+        detail = [self._row(t, tokens, t is tokens[-1], width) for t in tokens[len(tokens) - room:]] if room else []
+        older: list[Text] = []
+        for block in reversed(blocks):
+            if len(older) + len(block) > height - len(newest) - len(detail):
+                break
+            older = block + older
+        return [*older, *newest, *detail]
 
-    def _row(self, token: SampleToken, width: int, current: bool) -> Text:
-        given = BOS_LABEL if token.position == 0 else self.sample_char(token.position - 1)
-        drawn = token.char or BOS_LABEL
+    def _group_lines(self, group: list[Sample], width: int) -> list[Text]:
+        first = group[0]
+        earlier = first.step < self._step
+        heading = Text(f"{sample_heading(first.step, first.temperature, earlier)} ·", style="dim" if earlier
+                       else "bold")
+        chunks = [heading]
+        newest = self.samples[-1]
+        for sample in group:
+            if sample is newest:
+                text = "".join(t.char for t in self.newest_tokens)
+                chunk = Text(quoted(text)[:-1] + ("▏" if self.revealing else "”"), style="bold reverse")
+            else:
+                chunk = Text(quoted(sample.text), style="dim" if earlier else "")
+            chunks.append(chunk)
+        return pack(chunks, width, max_lines=1_000, sep=" ")
+
+    def _row(self, token: SampleToken, tokens: tuple[SampleToken, ...], current: bool, width: int) -> Text:
+        given = BOS_LABEL if token.position == 0 else tokens[token.position - 1].char or BOS_LABEL
+        drawn = label(token.char or BOS_LABEL)
         temperature = self.temperature / 10
-        if current and temperature != token.temperature:
+        recompute = current and not self.revealing and temperature != token.temperature
+        if recompute:
             probs = softmax_probs(token.logits, temperature)
             top = top_candidates(probs, self.dataset)
             p = probs[token.token_id]
         else:
             top, p = token.top, token.probs[token.token_id]
         line = Text(no_wrap=True, overflow="ellipsis")
-        line.append(f"{given}→", style="dim")
+        line.append(f"{label(given)}→", style="dim")
         line.append(drawn, style="bold reverse" if current else "bold")
         line.append(f" {prob(p)} │", style="")
-        gap = " " if width >= 10 + 6 * len(top) else ""  # `a .41` when there is room, else `a.41`
-        for label, q in top:
-            line.append(f" {label}", style="bold underline" if label == drawn else "bold")
+        gap = " " if width >= line.cell_len + 7 * len(top) else ""  # `a .41` when there is room, else `a.41`
+        for candidate, q in top:
+            shown = label(candidate)
+            line.append(f" {shown}", style="bold underline" if shown == drawn else "bold")
             line.append(f"{gap}{prob(q)}")
-        if current and temperature != token.temperature:
+        if recompute:
             line.append(f"  at {temperature:.2f}", style="italic")
         return line
-
-    def sample_char(self, index: int) -> str:
-        """The character drawn at position `index` of the current sample."""
-        assert self.sample is not None
-        return self.sample.tokens[index].char or BOS_LABEL

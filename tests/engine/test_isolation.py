@@ -47,3 +47,24 @@ def test_engine_uses_the_standard_library_only(probe: dict[str, list[str]]) -> N
     tops = {name.partition(".")[0] for name in probe["loaded"]}
     foreign = sorted(tops - set(sys.stdlib_module_names) - {"microgpt"})
     assert foreign == [], f"the engine imported modules outside the standard library: {foreign}"
+
+
+ENGINE_PROCESS_PROBE = """
+import json, sys
+before = set(sys.modules)
+import microgpt_tui.engine_process, microgpt_tui.protocol
+print(json.dumps(sorted(set(sys.modules) - before)))
+"""
+
+
+def test_the_engine_process_loop_imports_no_textual_or_rich() -> None:
+    """The app's engine process (its loop and the protocol it speaks) stays free of the UI, like the engine."""
+    result = subprocess.run([sys.executable, "-c", ENGINE_PROCESS_PROBE], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    loaded: list[str] = json.loads(result.stdout.splitlines()[-1])
+    assert "microgpt_tui.engine_process" in loaded and "microgpt.trainer" in loaded
+    ui = [name for name in loaded if name.startswith(("textual", "rich"))]
+    assert ui == [], f"the engine process imported UI modules: {ui}"
+    tops = {name.partition(".")[0] for name in loaded if name != "__mp_main__"}  # multiprocessing's alias of main
+    foreign = sorted(tops - set(sys.stdlib_module_names) - {"microgpt", "microgpt_tui"})
+    assert foreign == [], f"the engine process imported modules outside the standard library: {foreign}"

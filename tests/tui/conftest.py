@@ -12,7 +12,7 @@ from textual.pilot import Pilot
 
 from microgpt.config import Config
 from microgpt.data import Dataset, load_dataset
-from microgpt.report import SampleToken, StepReport, Timings
+from microgpt.report import StepReport, Timings
 from microgpt.trainer import Trainer
 from microgpt_tui.app import MicroGPTApp
 
@@ -31,8 +31,9 @@ def trainer(names: Dataset) -> Trainer:
     return Trainer(names, Config())
 
 
-class SteadyTrainer:
-    """A trainer whose reports carry fixed timings, so that screenshots do not depend on the machine's speed."""
+class WrappedTrainer:
+    """A real trainer with hooks into its steps, for tests: `before_unit` runs before each unit of a step,
+    `finished` may change a step's report. The engine loop trains through `begin_step()` only."""
 
     def __init__(self, trainer: Trainer) -> None:
         self._trainer = trainer
@@ -48,11 +49,55 @@ class SteadyTrainer:
     def engine(self, value: str) -> None:
         self._trainer.engine = value
 
-    def step(self) -> StepReport:
-        return dataclasses.replace(self._trainer.step(), timings=FIXED_TIMINGS)
+    def begin_step(self) -> WrappedStep:
+        return WrappedStep(self._trainer.begin_step(), self)
 
-    def sample(self, temperature: float = 0.5) -> Iterator[SampleToken]:
-        return self._trainer.sample(temperature)
+    def step(self) -> StepReport:
+        report = self.begin_step().finish()
+        assert report is not None
+        return report
+
+    def before_unit(self, step: Any) -> None:
+        """Called before each unit of a step (`step.phase` is the unit done last, None before the first)."""
+
+    def finished(self, report: StepReport) -> StepReport:
+        """The report a finished step gives."""
+        return report
+
+
+class WrappedStep:
+    """A step in progress whose units go through its trainer's hooks."""
+
+    def __init__(self, step: Any, owner: WrappedTrainer) -> None:
+        self._step, self._owner = step, owner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._step, name)
+
+    @property
+    def finished(self) -> bool:
+        return bool(self._step.finished)
+
+    @property
+    def report(self) -> StepReport | None:
+        report = self._step.report
+        return None if report is None else self._owner.finished(report)
+
+    def advance(self) -> Any:
+        self._owner.before_unit(self._step)
+        return self._step.advance()
+
+    def finish(self) -> StepReport | None:
+        while not self._step.finished:
+            self.advance()
+        return self.report
+
+
+class SteadyTrainer(WrappedTrainer):
+    """A trainer whose reports carry fixed timings, so that screenshots do not depend on the machine's speed."""
+
+    def finished(self, report: StepReport) -> StepReport:
+        return dataclasses.replace(report, timings=FIXED_TIMINGS)
 
 
 @pytest.fixture
@@ -63,7 +108,7 @@ def steady(trainer: Trainer) -> SteadyTrainer:
 
 @pytest.fixture
 def make_app() -> Callable[..., MicroGPTApp]:
-    """An app that starts paused, draws samples without animation, in 256 colours."""
+    """An app that starts paused, shows samples without a letter-by-letter reveal, in 256 colours."""
 
     def make(trainer: Any, **options: Any) -> MicroGPTApp:
         options.setdefault("paused", True)

@@ -35,7 +35,7 @@ async def shoot(path: Path) -> None:
         await pilot.press("m", "n")
         await until(lambda: app.snapshot.step == 300)
         await pilot.press("m", "h", "h", "g")
-        await until(lambda: app.sample is not None and app.sample.finished)
+        await until(lambda: len(app.samples) >= 1)
         await pilot.pause(0.3)
         path.parent.mkdir(parents=True, exist_ok=True)
         app.save_screenshot(filename=path.name, path=str(path.parent))

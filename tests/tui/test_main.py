@@ -169,7 +169,8 @@ def test_training_flags_are_microgpt_trains():
             assert ours[action.dest] == action.help, action.dest
 
 
-@pytest.mark.parametrize("choice, system", [("truecolor", "truecolor"), ("256", "256"), ("16", "standard")])
+@pytest.mark.parametrize("choice, system", [("truecolor", "truecolor"), ("256", "256"), ("16", "standard"),
+                                            ("none", "standard")])
 def test_color_choice_sets_textuals_color_system(monkeypatch, choice, system):
     monkeypatch.delenv("TEXTUAL_COLOR_SYSTEM", raising=False)
     monkeypatch.delenv("NO_COLOR", raising=False)
@@ -177,11 +178,17 @@ def test_color_choice_sets_textuals_color_system(monkeypatch, choice, system):
     assert os.environ["TEXTUAL_COLOR_SYSTEM"] == system and "NO_COLOR" not in os.environ
 
 
-def test_color_none_sets_no_color(monkeypatch):
-    monkeypatch.delenv("NO_COLOR", raising=False)
-    monkeypatch.delenv("TEXTUAL_COLOR_SYSTEM", raising=False)
-    assert color_mode("none") == "none"
-    assert os.environ["NO_COLOR"] == "1"
+def test_the_color_flag_beats_no_color(monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert color_mode("256") == "256"
+    assert os.environ["TEXTUAL_COLOR_SYSTEM"] == "256"
+
+
+def test_importing_the_command_imports_no_textual():
+    """Textual reads TEXTUAL_COLOR_SYSTEM once, on import: the command must set it before anything imports Textual."""
+    code = "import sys, microgpt_tui.__main__; print(sorted(m for m in sys.modules if m.split('.')[0] == 'textual'))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
 
 
 def test_auto_color_follows_the_environment(monkeypatch):
@@ -191,8 +198,11 @@ def test_auto_color_follows_the_environment(monkeypatch):
     assert color_mode("auto") == "256"
     monkeypatch.setenv("COLORTERM", "truecolor")
     assert color_mode("auto") == "truecolor"
-    monkeypatch.setenv("NO_COLOR", "")
+    monkeypatch.setenv("NO_COLOR", "")  # empty: not set (no-color.org)
+    assert color_mode("auto") == "truecolor"
+    monkeypatch.setenv("NO_COLOR", "1")
     assert color_mode("auto") == "none"
+    assert os.environ["TEXTUAL_COLOR_SYSTEM"] == "standard"
 
 
 def test_errors_come_before_textual_is_imported():

@@ -1,30 +1,23 @@
-"""The engine loop on its own (in this process, on a simulated clock): counted steps, the speed cap, the redraw
-cap, sampling, saving, and what happens when a step goes wrong."""
+"""The engine loop on its own (in this process, on a simulated clock, with fake pipes): counted steps, the speed
+cap, the redraw cap, sampling, saving, restarting, running to a step, and what happens when a step goes wrong;
+then the reader's side: records become messages, and the engine's death is said with its cause."""
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterator
+import signal
 
 import pytest
 
 from microgpt.checkpoint import load_checkpoint
 from microgpt.config import Config
 from microgpt.trainer import Trainer
-from microgpt_tui.messages import Halted, Progress, SampleDrawn, SampleStarted, Saved, SaveFailed
-from microgpt_tui.runner import (
-    EngineLoop,
-    LossHistory,
-    _Engine,
-    _Pause,
-    _Run,
-    _Sample,
-    _Save,
-    _Speed,
-    _Step,
-    _Stop,
-)
+from microgpt_tui import protocol as p
+from microgpt_tui.engine_process import EngineLoop
+from microgpt_tui.messages import Progress
+from microgpt_tui.runner import death_reason, to_message
+from tests.tui.conftest import WrappedTrainer
 
 
 class Simulation:
@@ -34,8 +27,8 @@ class Simulation:
         self.now = 0.0
         self.schedule = sorted(schedule, key=lambda item: item[0])
         self.step_seconds = step_seconds
-        self.messages: list[object] = []
-        self.history = LossHistory()
+        self.messages: list[object] = []  # records, with each State turned into the app's Snapshot
+        self.losses: list[float] = []
 
     def clock(self) -> float:
         return self.now
@@ -47,7 +40,7 @@ class Simulation:
             return None
         if not self.schedule:
             if timeout is None:  # nothing left to do: the simulation is over
-                return _Stop()
+                return p.Stop()
             self.now += timeout
             return None
         due = self.schedule[0][0]
@@ -57,45 +50,36 @@ class Simulation:
         self.now += timeout
         return None
 
-    def post(self, message: object) -> None:
-        if isinstance(message, Progress):  # as the app's runner does: the whole loss history in each snapshot
-            message = Progress(self.history.complete(message.snapshot))
-        self.messages.append(message)
+    def post(self, record: object) -> None:
+        if isinstance(record, p.State):  # as the app's reader does: the whole loss history in each snapshot
+            message = to_message(record, self.losses)
+            assert isinstance(message, Progress)
+            record = message
+        self.messages.append(record)
 
     def of(self, kind: type) -> list:
         return [m for m in self.messages if isinstance(m, kind)]
 
 
-class TimedTrainer:
-    """A real trainer whose steps take `step_seconds` of simulated time."""
+class TimedTrainer(WrappedTrainer):
+    """A real trainer whose steps take `step_seconds` of simulated time (all in their first unit)."""
 
     def __init__(self, trainer: Trainer, sim: Simulation, loss: float | None = None) -> None:
-        self._trainer, self._sim, self._loss = trainer, sim, loss
+        super().__init__(trainer)
+        self._sim, self._loss = sim, loss
 
-    def __getattr__(self, name: str):
-        return getattr(self._trainer, name)
+    def before_unit(self, step) -> None:
+        if step.phase is None:
+            self._sim.now += self._sim.step_seconds
 
-    @property
-    def engine(self) -> str:
-        return self._trainer.engine
-
-    @engine.setter
-    def engine(self, value: str) -> None:
-        self._trainer.engine = value
-
-    def step(self):
-        report = self._trainer.step()
-        self._sim.now += self._sim.step_seconds
+    def finished(self, report):
         return report if self._loss is None else dataclasses.replace(report, loss=self._loss)
 
-    def sample(self, temperature: float = 0.5) -> Iterator:
-        return self._trainer.sample(temperature)
 
-
-def run(trainer, schedule, *, fps=4.0, sample_delay=0.0, step_seconds=0.01, loss=None) -> Simulation:
+def run(trainer, schedule, *, fps=4.0, step_seconds=0.01, loss=None) -> Simulation:
     sim = Simulation(schedule, step_seconds)
     timed = TimedTrainer(trainer, sim, loss)
-    EngineLoop(timed, sim.post, sim.receive, fps=fps, sample_delay=sample_delay, clock=sim.clock).run()
+    EngineLoop(timed, sim.post, sim.receive, fps=fps, clock=sim.clock).run()
     return sim
 
 
@@ -105,7 +89,7 @@ def short(names) -> Trainer:
 
 
 def test_a_first_snapshot_then_counted_steps(short):
-    sim = run(short, [(0.0, _Step(3))])
+    sim = run(short, [(0.0, p.Step(3))])
     snapshots = [m.snapshot for m in sim.of(Progress)]
     assert snapshots[0].step == 0 and snapshots[0].report is None
     assert [s.step for s in snapshots[1:4]] == [1, 2, 3]  # every requested step is shown at once
@@ -114,13 +98,13 @@ def test_a_first_snapshot_then_counted_steps(short):
 
 
 def test_step_requests_add_up(short):
-    sim = run(short, [(0.0, _Step(1)), (0.0, _Step(1)), (0.0, _Step(2))])
+    sim = run(short, [(0.0, p.Step(1)), (0.0, p.Step(1)), (0.0, p.Step(2))])
     assert short.step_count == 4
     assert sim.of(Progress)[-1].snapshot.commands == 3
 
 
 def test_running_publishes_at_most_fps_snapshots(short):
-    sim = run(short, [(0.0, _Run()), (0.3, _Pause())], fps=10.0, step_seconds=0.01)
+    sim = run(short, [(0.0, p.Run()), (0.3, p.Pause())], fps=10.0, step_seconds=0.01)
     steps = short.step_count
     assert 25 <= steps <= 32  # 0.3 s of 10 ms steps
     snapshots = [m.snapshot for m in sim.of(Progress)]
@@ -131,100 +115,224 @@ def test_running_publishes_at_most_fps_snapshots(short):
 
 
 def test_the_speed_cap_holds(short):
-    run(short, [(0.0, _Speed(20.0)), (0.0, _Run()), (1.0, _Pause())], step_seconds=0.001)
+    run(short, [(0.0, p.Speed(20.0)), (0.0, p.Run()), (1.0, p.Pause())], step_seconds=0.001)
     assert 19 <= short.step_count <= 22
 
 
 def test_the_schedule_ends_and_running_stops(names):
     trainer = Trainer(names, Config(steps=5))
-    sim = run(trainer, [(0.0, _Run()), (1.0, _Step(3))])  # the extra steps find nothing to do
+    sim = run(trainer, [(0.0, p.Run()), (1.0, p.Step(3))])  # the extra steps find nothing to do
     last = sim.of(Progress)[-1].snapshot
     assert trainer.step_count == 5 and last.finished and not last.running
 
 
 def test_engine_switch_applies_to_the_next_step(short):
-    sim = run(short, [(0.0, _Step(1)), (0.5, _Engine("atomic")), (0.6, _Step(1))])
+    sim = run(short, [(0.0, p.Step(1)), (0.5, p.SetEngine("atomic")), (0.6, p.Step(1))])
     reports = [m.snapshot.report for m in sim.of(Progress) if m.snapshot.report is not None]
     assert [r.engine for r in reports][:1] == ["fused"] and reports[-1].engine == "atomic"
     assert {f.engine for f in sim.of(Progress)[-1].snapshot.engines} == {"fused", "atomic"}
 
 
-def test_a_sample_comes_token_by_token(short):
-    sim = run(short, [(0.0, _Sample(0.7))])
-    started = sim.of(SampleStarted)
-    drawn = sim.of(SampleDrawn)
-    assert len(started) == 1 and started[0].temperature == 0.7
-    assert drawn and drawn[-1].token.is_end and all(d.sample_id == started[0].sample_id for d in drawn)
-    assert [d.token.position for d in drawn] == list(range(len(drawn)))
+def test_a_sample_is_drawn_whole_and_sent_as_one_record(short):
+    sim = run(short, [(0.0, p.Step(2)), (0.0, p.Draw(0.7))])
+    (record,) = sim.of(p.Samples)
+    (sample,) = record.samples
+    assert sample.step == 2 and sample.temperature == 0.7 and sample.sample_id == 1
+    assert sample.tokens[-1].is_end and [t.position for t in sample.tokens] == list(range(len(sample.tokens)))
+    reference = Trainer(short.dataset, Config(steps=50))
+    reference.step(), reference.step()
+    assert sample.text == "".join(t.char for t in reference.sample(0.7))  # the very same draw
 
 
-def test_sample_tokens_are_spaced_in_time(short):
-    sim = Simulation([(0.0, _Sample(0.5))])
-    times = []
-    loop = EngineLoop(TimedTrainer(short, sim), lambda m: times.append((sim.now, m)), sim.receive,  # raw messages
-                      sample_delay=0.08, clock=sim.clock)
-    loop.run()
-    token_times = [t for t, m in times if isinstance(m, SampleDrawn)]
-    gaps = [b - a for a, b in zip(token_times, token_times[1:])]
-    assert gaps and all(abs(g - 0.08) < 1e-9 for g in gaps)
-
-
-def test_a_new_sample_replaces_one_still_being_shown(short):
-    sim = run(short, [(0.0, _Sample(0.5)), (0.1, _Sample(1.5))], sample_delay=0.08)
-    started = sim.of(SampleStarted)
-    assert [s.temperature for s in started] == [0.5, 1.5]
-    first = [d for d in sim.of(SampleDrawn) if d.sample_id == started[0].sample_id]
-    assert len(first) <= 2  # cut short
-    assert sim.of(SampleDrawn)[-1].sample_id == started[1].sample_id
+def test_a_batch_is_ten_samples_with_consecutive_ids(short):
+    sim = run(short, [(0.0, p.Draw(0.5)), (0.0, p.Draw(1.0, 10))])
+    first, batch = sim.of(p.Samples)
+    assert [s.sample_id for s in first.samples] == [1]
+    assert [s.sample_id for s in batch.samples] == list(range(2, 12))
+    assert all(s.temperature == 1.0 and s.step == 0 and s.tokens[-1].is_end for s in batch.samples)
 
 
 def test_save_and_a_failed_save(short, tmp_path):
     good, bad = tmp_path / "run.json", tmp_path / "missing-folder" / "run.json"
-    sim = run(short, [(0.0, _Step(2)), (0.0, _Save(str(good))), (0.0, _Save(str(bad)))])
-    assert [(m.path, m.step) for m in sim.of(Saved)] == [(str(good), 2)]
-    failed = sim.of(SaveFailed)
+    sim = run(short, [(0.0, p.Step(2)), (0.0, p.Save(str(good))), (0.0, p.Save(str(bad)))])
+    assert [(m.path, m.step) for m in sim.of(p.SavedTo)] == [(str(good), 2)]
+    failed = sim.of(p.SaveError)
     assert len(failed) == 1 and "missing-folder" in failed[0].reason and "\n" not in failed[0].reason
     assert load_checkpoint(good).step_count == 2
 
 
 @pytest.mark.parametrize("loss", [math.nan, math.inf])
 def test_a_loss_that_is_not_finite_pauses(short, loss):
-    sim = run(short, [(0.0, _Run())], loss=loss)
-    halted = sim.of(Halted)
+    sim = run(short, [(0.0, p.Run())], loss=loss)
+    halted = sim.of(p.Halt)
     assert len(halted) == 1 and "step 1" in halted[0].reason
     assert short.step_count == 1 and not sim.of(Progress)[-1].snapshot.running
 
 
 def test_an_engine_error_pauses_and_the_loop_goes_on(short):
-    sim = Simulation([(0.0, _Run()), (0.5, _Step(1))])
+    sim = Simulation([(0.0, p.Run()), (0.5, p.Step(1))])
 
     class Failing(TimedTrainer):
-        def step(self):
+        def before_unit(self, step):
             raise ValueError("boom")
 
     EngineLoop(Failing(short, sim), sim.post, sim.receive, clock=sim.clock).run()
-    assert [m.reason for m in sim.of(Halted)] == ["the engine failed at step 1: boom"] * 2
+    assert [m.reason for m in sim.of(p.Halt)] == ["the engine failed at step 1: boom"] * 2
     assert not sim.of(Progress)[-1].snapshot.running
 
 
 def test_commands_wait_for_the_steps_requested_before_them(short, tmp_path):
     path = tmp_path / "run.json"
-    sim = run(short, [(0.0, _Step(2)), (0.0, _Save(str(path))), (0.0, _Engine("atomic")), (0.0, _Step(1)),
-                      (0.0, _Sample(0.5))])
-    assert [m.step for m in sim.of(Saved)] == [2]
+    sim = run(short, [(0.0, p.Step(2)), (0.0, p.Save(str(path))), (0.0, p.SetEngine("atomic")), (0.0, p.Step(1)),
+                      (0.0, p.Draw(0.5))])
+    assert [m.step for m in sim.of(p.SavedTo)] == [2]
     engines = {m.snapshot.report.step: m.snapshot.report.engine for m in sim.of(Progress) if m.snapshot.report}
     assert engines == {1: "fused", 2: "fused", 3: "atomic"}
-    order = [type(m).__name__ for m in sim.messages if not isinstance(m, SampleDrawn)]
-    assert order.index("Saved") < order.index("SampleStarted")
+    order = [type(m).__name__ for m in sim.messages]
+    assert order.index("SavedTo") < order.index("Samples")
+    assert sim.of(p.Samples)[0].samples[0].step == 3
     assert sim.of(Progress)[-1].snapshot.commands == 5
 
 
 def test_each_loss_is_sent_once_and_joined_into_the_history(short):
-    raw: list[Progress] = []
-    sim = Simulation([(0.0, _Step(2)), (0.1, _Step(3))])
-    EngineLoop(TimedTrainer(short, sim), lambda m: raw.append(m) if isinstance(m, Progress) else None,
+    raw: list[p.State] = []
+    sim = Simulation([(0.0, p.Step(2)), (0.1, p.Step(3))])
+    EngineLoop(TimedTrainer(short, sim), lambda r: raw.append(r) if isinstance(r, p.State) else None,
                sim.receive, clock=sim.clock).run()
-    sent = [loss for m in raw for loss in m.snapshot.losses]
+    sent = [loss for r in raw for loss in r.new_losses]
     assert sent == short.losses  # nothing twice
-    history = LossHistory()
-    assert [history.complete(m.snapshot).losses for m in raw][-1] == tuple(short.losses)
+    history: list[float] = []
+    snapshots = [to_message(r, history).snapshot for r in raw]
+    assert snapshots[-1].losses == tuple(short.losses)
+    assert not hasattr(snapshots[-1], "losses_from")  # transport details stay off the UI's snapshot
+
+
+def test_restart_goes_back_to_step_zero_with_the_same_run(short):
+    sim = run(short, [(0.0, p.Step(3)), (0.1, p.SetEngine("atomic")), (0.2, p.Restart()), (0.3, p.Step(2))])
+    snapshots = [m.snapshot for m in sim.of(Progress)]
+    after = [s for s in snapshots if s.commands >= 3]
+    assert after[0].step == 0 and after[0].losses == () and after[0].report is None
+    assert after[0].engine == "fused"  # the settings the run started with
+    assert snapshots[-1].step == 2
+    headless = Trainer(short.dataset, Config(steps=50))
+    assert list(snapshots[-1].losses) == [headless.step().loss, headless.step().loss]
+
+
+def test_run_until_pauses_after_that_step(short):
+    sim = run(short, [(0.0, p.RunUntil(40))])
+    last = sim.of(Progress)[-1].snapshot
+    assert short.step_count == 40 and not last.running and last.until is None
+    running = [m.snapshot for m in sim.of(Progress) if m.snapshot.running]
+    assert running and all(s.until == 40 for s in running)
+
+
+def test_slow_and_counted_steps_are_announced(short):
+    sim = run(short, [(0.0, p.Step(2)), (1.0, p.Run()), (3.0, p.Pause())], step_seconds=0.5)
+    computing = [r.step for r in sim.of(p.Computing)]
+    assert computing[:2] == [1, 2]  # counted steps
+    assert 3 in computing and 4 in computing  # running, but each step takes 0.5 s
+
+
+def test_steps_slower_than_one_a_second_have_a_rate(short):
+    sim = run(short, [(0.0, p.Run()), (20.0, p.Pause())], step_seconds=5.0)
+    rates = [m.snapshot.steps_per_second for m in sim.of(Progress) if m.snapshot.running and m.snapshot.step >= 2]
+    assert rates and all(r is not None and abs(r - 0.2) < 1e-9 for r in rates)
+
+
+def test_records_become_messages():
+    sample = p.Sample(1, 0, 0.5, ())
+    assert to_message(p.Samples((sample,)), []).samples == (sample,)
+    assert to_message(p.SavedTo("a.json", 3), []).step == 3
+    assert to_message(p.SaveError("no"), []).reason == "no"
+    assert to_message(p.Halt("nan"), []).reason == "nan"
+    assert to_message(p.Computing(4), []).step == 4
+
+
+def test_the_cause_of_death_in_words():
+    assert death_reason(-signal.SIGKILL) == "the engine process was killed by signal 9 (SIGKILL)"
+    assert death_reason(1) == "the engine process exited with status 1"
+    assert death_reason(1, "MemoryError: ") == "the engine process exited with status 1: MemoryError: "
+    assert "without being asked" in death_reason(0)
+
+
+def test_a_dot_does_one_unit_and_sends_its_numbers(short):
+    sim = run(short, [(0.0, p.NextPhase()), (0.0, p.NextPhase()), (0.0, p.NextPhase())])
+    phases = [r.report.phase for r in sim.of(p.PhaseDone)]
+    assert [(ph.step, ph.kind, ph.index) for ph in phases] == [(1, "document", 0), (1, "forward", 0),
+                                                               (1, "forward", 1)]
+    assert phases[1].label.startswith("forward 1/") and short.step_count == 0
+    last = sim.of(Progress)[-1].snapshot
+    assert last.phase == phases[-1] and last.step == 0 and not last.running
+    assert len(sim.of(p.PhaseDone)[-1].report.position_losses) == 2  # the partial numbers so far
+
+
+def test_n_finishes_the_step_in_progress_and_phase_by_phase_equals_whole(short):
+    sim = run(short, [(0.0, p.NextPhase()), (0.0, p.NextPhase()), (0.1, p.Step(1)), (0.2, p.Step(1))])
+    headless = Trainer(short.dataset, Config(steps=50))
+    assert short.losses == [headless.step().loss, headless.step().loss]  # bit for bit
+    last = sim.of(Progress)[-1].snapshot
+    assert last.step == 2 and last.phase is None
+
+
+def test_every_phase_of_a_step_one_dot_at_a_time(names):
+    trainer = Trainer(names, Config(steps=5))
+    sim = run(trainer, [(0.0, p.NextPhase())] * 400)
+    kinds = [r.report.phase.kind for r in sim.of(p.PhaseDone)]
+    first = kinds[: kinds.index("update") + 1]
+    assert first[0] == "document" and first[1] == "forward" and "loss" in first and first[-1] == "update"
+    assert first.index("loss") < first.index("backward")
+    assert trainer.step_count == 5 and sim.of(p.Refused)  # past the end: refused, said once per press
+    assert trainer.losses == [Trainer(names, Config(steps=5)).step().loss] + trainer.losses[1:]
+
+
+def test_a_pause_lands_between_two_units_of_a_slow_step(names):
+    trainer = Trainer(names, Config(steps=5))
+    sim = run(trainer, [(0.0, p.Run()), (0.05, p.Pause()), (1.0, p.Run())], step_seconds=0.1)
+    paused = [m.snapshot for m in sim.of(Progress) if not m.snapshot.running and m.snapshot.phase is not None]
+    assert paused and paused[0].step == 0 and paused[0].phase.kind == "document"  # mid-step, not after it
+    assert sim.of(p.PhaseDone)  # the app gets the numbers of the unit it paused on
+    assert trainer.step_count == 5
+    assert trainer.losses == [Trainer(names, Config(steps=5)).step().loss] + trainer.losses[1:]
+
+
+def test_saving_in_the_middle_of_a_step_saves_the_state_before_it(short, tmp_path):
+    path = tmp_path / "mid.json"
+    sim = run(short, [(0.0, p.Step(1)), (0.1, p.NextPhase()), (0.1, p.NextPhase()), (0.2, p.Save(str(path)))])
+    (saved,) = sim.of(p.SavedTo)
+    assert saved.step == 1 and saved.mid_step
+    resumed = load_checkpoint(path)
+    assert resumed.step_count == 1 and resumed.losses == short.losses[:1]
+    headless = Trainer(short.dataset, Config(steps=50))
+    headless.step()
+    assert resumed.step().loss == headless.step().loss
+
+
+def test_a_probe_changes_nothing_and_a_foreign_word_is_refused(short):
+    sim = run(short, [(0.0, p.Step(1)), (0.1, p.Probe("emma")), (0.1, p.Probe("x1")), (0.2, p.Step(1))])
+    (probed,) = sim.of(p.Probed)
+    assert probed.report.word == "emma" and len(probed.report.position_losses) == 5
+    (refused,) = sim.of(p.Refused)
+    assert refused.what == "probe" and "1" in refused.reason
+    headless = Trainer(short.dataset, Config(steps=50))
+    assert short.losses == [headless.step().loss, headless.step().loss]
+
+
+def test_extending_the_schedule_says_what_changed_and_marks_the_step(names):
+    trainer = Trainer(names, Config(steps=3))
+    sim = run(trainer, [(0.0, p.Step(3)), (0.1, p.Extend(2)), (0.2, p.Extend(5)), (0.3, p.Run())])
+    (refused,) = sim.of(p.Refused)
+    assert refused.what == "extend"
+    (notice,) = sim.of(p.Notice)
+    assert "step 4" in notice.text
+    last = sim.of(Progress)[-1].snapshot
+    assert trainer.step_count == 5 and last.steps == 5 and last.marks == (4,) and last.finished
+
+
+def test_m_on_a_finished_run_rebuilds_the_last_graph_in_the_new_mode(names):
+    trainer = Trainer(names, Config(steps=2))
+    sim = run(trainer, [(0.0, p.Step(2)), (0.1, p.SetEngine("atomic"))])
+    reports = [m.snapshot.report for m in sim.of(Progress) if m.snapshot.report is not None]
+    fused, atomic = reports[0], reports[-1]
+    assert fused.engine == "fused" and atomic.engine == "atomic" and atomic.step == 2
+    assert atomic.graph.nodes > 5 * reports[-2].graph.nodes or reports[-2].engine == "atomic"
+    assert atomic.loss == trainer.losses[-1] and trainer.step_count == 2  # no update

@@ -6,6 +6,7 @@ import math
 import random
 
 import pytest
+from rich.console import Console
 from rich.style import Style
 from rich.text import Text
 
@@ -24,7 +25,7 @@ from microgpt_tui.palette import (
     sparkline,
 )
 from microgpt_tui.widgets.grad_norms import short_name
-from microgpt_tui.widgets.help_screen import help_markdown
+from microgpt_tui.widgets.help_screen import help_markdown, key_list
 from microgpt_tui.widgets.loss_chart import LossSeries, chart_span, debiased_ema, envelope, nice_ticks
 from microgpt_tui.widgets.pane import runs
 from microgpt_tui.widgets.sampler import temperature_label
@@ -83,7 +84,8 @@ def test_envelope_keeps_each_runs_extremes():
 
 
 def test_color_mode_detection():
-    assert detect_color_mode({"NO_COLOR": "", "COLORTERM": "truecolor"}) == "none"
+    assert detect_color_mode({"NO_COLOR": "1", "COLORTERM": "truecolor"}) == "none"
+    assert detect_color_mode({"NO_COLOR": "", "COLORTERM": "truecolor"}) == "truecolor"  # empty counts as unset
     assert detect_color_mode({"COLORTERM": "truecolor", "TERM": "xterm-256color"}) == "truecolor"
     assert detect_color_mode({"TERM": "xterm-256color"}) == "256"
     assert detect_color_mode({"TERM": "xterm"}) == "16"
@@ -112,7 +114,8 @@ def test_sparklines():
 def test_number_formats():
     assert [compact(n) for n in (987, 6123, 59647, 139_000, 2_500_000)] == ["987", "6.1k", "59.6k", "139k", "2.5M"]
     assert sci(0.97) == "9.7e-01"
-    assert [prob(p) for p in (0.41, 0.074, 0.999, 0.0)] == [".41", ".07", "1.0", ".00"]
+    assert [prob(p) for p in (0.41, 0.074, 0.999, 0.0)] == [".41", ".07", "1.0", "0"]
+    assert [prob(p) for p in (0.0049, 1e-9, 0.005)] == ["<.01", "<.01", ".01"]  # never .00 for a real chance
     assert temperature_label(5) == "temperature 0.50" and temperature_label(20) == "temperature 2.00"
 
 
@@ -132,8 +135,12 @@ def test_matrix_names_are_short():
     assert short_name("wte", 3) == "wte"
 
 
-def test_help_puts_keys_first_then_the_panes_in_order():
-    text = help_markdown([("space", "run or pause")], [("Sampling", "s"), ("Loss", "l")])
-    sections = [line for line in text.splitlines() if line.startswith("## ")]
-    assert sections == ["## Keys", "## Sampling", "## Loss"]
-    assert "| `space` | run or pause |" in text
+def test_help_lists_keys_one_per_row_then_the_panes_in_order():
+    text = help_markdown([("Sampling", "s"), ("Loss", "l")])
+    assert [line for line in text.splitlines() if line.startswith("## ")] == ["## Sampling", "## Loss"]
+    console = Console(width=60, record=True)
+    keys = [("space", "run or pause"), ("ctrl+s", "save a checkpoint " * 5)]
+    console.print(key_list(keys))
+    lines = console.export_text().splitlines()
+    assert lines[0].split() == ["space", "run", "or", "pause"]
+    assert lines[1].startswith("ctrl+s  save") and lines[2].startswith(" " * len("ctrl+s  "))  # wraps under itself

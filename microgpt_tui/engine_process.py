@@ -1,0 +1,515 @@
+"""The engine process: a loop that owns the trainer, does one unit of work at a time and reads requests between.
+
+`engine_main` is what the child process runs: it makes the process quiet (the terminal belongs to the app),
+tunes the interpreter like `microgpt train`, then runs `EngineLoop` until a `Stop` request or until the app's
+end of the pipe closes. The loop takes requests from `protocol` and posts records back.
+
+The loop trains only through the phase API: it advances a `StepInProgress` one unit at a time (the document,
+each forward position, the loss, each backward piece, the update) and looks at its requests between units, so a
+pause or a `.` lands between phases even in a 5-second atomic step. Single steps and phases are counted, so three
+quick presses are three steps. While running, a `State` goes out at most `fps` times a second; a requested step
+or a change of state goes out at once.
+
+This module imports no Textual and no Rich (tests/engine/test_isolation.py checks it in a fresh interpreter).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import signal
+import sys
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
+from multiprocessing.connection import Connection
+from typing import Protocol
+
+from microgpt import cli
+from microgpt.checkpoint import save_checkpoint
+from microgpt.config import Config
+from microgpt.data import Dataset
+from microgpt.report import (
+    MatrixStats,
+    Phase,
+    PhaseReport,
+    ProbeError,
+    ProbeReport,
+    SampleToken,
+    StepReport,
+    Timings,
+)
+from microgpt.schedule import Schedule, ScheduleError
+from microgpt.trainer import Trainer, TrainingComplete, TrainingDiverged
+from microgpt_tui import protocol as p
+
+GRAD_HISTORY = 48  # gradient norms kept per matrix for the history sparklines
+NODE_HISTORY = 120  # graph sizes kept for the node-count sparkline
+RATE_WINDOW = 2.0  # seconds of recent steps that the steps-per-second figure averages over
+SMOOTHING = 0.8  # weight of the past in the per-mode graph-size and step-time averages
+SLOW_STEP = 0.2  # seconds: a step under way for this long is announced (`Computing`)
+
+
+class StepLike(Protocol):
+    """The part of `microgpt.trainer.StepInProgress` the engine loop uses."""
+
+    number: int
+    phase: Phase | None
+    report: StepReport | None
+
+    @property
+    def finished(self) -> bool: ...
+    def advance(self) -> Phase: ...
+    def detail(self) -> PhaseReport: ...
+
+
+class TrainerLike(Protocol):
+    """The part of `microgpt.trainer.Trainer` the engine loop uses."""
+
+    engine: str
+
+    @property
+    def step_count(self) -> int: ...
+    @property
+    def done(self) -> bool: ...
+    @property
+    def losses(self) -> Sequence[float]: ...
+    @property
+    def config(self) -> Config: ...
+    @property
+    def dataset(self) -> Dataset: ...
+    @property
+    def steps(self) -> int: ...
+    @property
+    def docs(self) -> Sequence[str]: ...
+    @property
+    def matrix_names(self) -> tuple[str, ...]: ...
+    @property
+    def schedule(self) -> Schedule: ...
+    def begin_step(self) -> StepLike: ...
+    def extend(self, steps: int) -> None: ...
+    def probe(self, word: str) -> ProbeReport: ...
+    def sample(self, temperature: float = 0.5) -> Iterator[SampleToken]: ...
+
+
+def fresh_trainer(dataset: Dataset, config: Config, engine: str) -> Trainer:
+    """A run at step 0 (a restart: the same dataset, configuration and seed as before)."""
+    return Trainer(dataset, config, engine=engine)
+
+
+def engine_main(trainer: TrainerLike, requests: Connection, records: Connection, fps: float,
+                app_ends: tuple[Connection, ...]) -> None:
+    """The engine process: quiet, tuned like `microgpt train`, then the loop.
+
+    It closes its copies of the app's ends of the pipes, so that if the app dies the requests end (EOF) and the
+    engine ends with them instead of waiting forever; and so that the app sees EOF on the records the moment
+    this process dies.
+    """
+    for end in app_ends:
+        end.close()
+    with contextlib.suppress(ValueError, OSError):  # forked from the app: its event loop's wake-up fd is not ours
+        signal.set_wakeup_fd(-1)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (lives as long as the process)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # ctrl+c is the app's to handle
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+    def receive(timeout: float | None) -> p.Request | None:
+        request: p.Request | None = requests.recv() if requests.poll(timeout) else None
+        return request
+
+    cli.tune_gc()
+    try:
+        EngineLoop(trainer, records.send, receive, fps=fps).run()
+    except (EOFError, OSError):  # the app is gone
+        pass
+    except Exception as error:  # say why before dying, so that the app can tell the user
+        with contextlib.suppress(OSError, ValueError):
+            records.send(p.Crash(f"{type(error).__name__}: {error}"))
+        raise
+
+
+class EngineLoop:
+    """Owns a trainer and does what the requests say, one unit of work at a time, posting what happened."""
+
+    def __init__(
+        self,
+        trainer: TrainerLike,
+        post: Callable[[p.Record], object],
+        receive: Callable[[float | None], p.Request | None],
+        *,
+        fps: float = 3.0,
+        clock: Callable[[], float] = time.perf_counter,
+        fresh: Callable[[Dataset, Config, str], TrainerLike] = fresh_trainer,
+    ) -> None:
+        self._trainer = trainer
+        self._post = post
+        self._receive = receive
+        self._interval = 1.0 / fps
+        self._clock = clock
+        self._fresh = fresh
+        self._first_engine = trainer.engine
+        self._handled = 0
+        self._stopping = False
+        self._pending_steps = 0
+        self._waiting: deque[p.Request] = deque()  # requests to apply once the requested steps are taken
+        self._cap: float | None = None
+        self._sample_id = 0
+        self._forget()
+
+    def _forget(self) -> None:
+        """Start the run's own state afresh (at start, and on a restart)."""
+        self._running = False
+        self._until: int | None = None
+        self._pending_steps = 0  # steps to finish (the one in progress counts as one)
+        self._pending_phases = 0  # units to do, one per `.`
+        self._step: StepLike | None = None  # the step in progress
+        self._step_began = 0.0
+        self._announced = False  # a `Computing` went out for the step in progress
+        self._detail_sent: Phase | None = None  # the unit whose numbers the app last received
+        self._losses_sent = 0
+        self._next_step_at = 0.0
+        self._last_publish = -math.inf
+        self._dirty = True
+        self._report: StepReport | None = None
+        self._step_times: deque[float] = deque()
+        self._grads: dict[str, deque[float]] = {}
+        self._nodes: deque[int] = deque(maxlen=NODE_HISTORY)
+        self._engines: dict[str, p.EngineFigures] = {}
+
+    def run(self) -> None:
+        """Publish a first state, then work until a stop request (or until the requests end)."""
+        if self._trainer.step_count > 0:
+            self._resumed()
+        self._publish(self._clock())
+        while not self._stopping:
+            self._take_requests(self._idle_timeout(self._clock()))
+            if self._stopping:
+                break
+            now = self._clock()
+            if self._has_work(now):
+                self._advance(now)
+            self._apply_waiting()
+            now = self._clock()
+            asked = self._pending_steps or self._pending_phases  # each finished request publishes on its own
+            if self._dirty and not asked and (not self._running or now - self._last_publish >= self._interval):
+                self._publish(now)
+
+    def _has_work(self, now: float) -> bool:
+        """A unit is due: asked for (`.`, `n`), or running (a new step only once the speed cap allows)."""
+        if self._pending_phases or self._pending_steps:
+            return True
+        return self._running and (self._step is not None or now >= self._next_step_at)
+
+    def _idle_timeout(self, now: float) -> float | None:
+        """Seconds to wait for a request before there is work again; None to wait for a request."""
+        if self._pending_steps or self._pending_phases:
+            return 0.0
+        if self._running:
+            if self._step is not None:
+                return 0.0  # between two units of a step: only look
+            due = [self._next_step_at]
+            if self._dirty:
+                due.append(self._last_publish + self._interval)
+            return max(0.0, min(due) - now)
+        return 0.0 if self._dirty else None
+
+    def _take_requests(self, timeout: float | None) -> None:
+        request = self._receive(timeout)
+        while request is not None:
+            self._handle(request)
+            request = None if self._stopping else self._receive(0)
+
+    def _handle(self, request: p.Request) -> None:
+        """Apply a request, or keep it until the steps requested before it are taken (so that `n n ctrl+s`
+        saves after the two steps, and `n m` switches mode after the step)."""
+        later = isinstance(request, (p.SetEngine, p.Draw, p.Save, p.Step, p.NextPhase, p.Probe, p.Extend))
+        if self._waiting or (self._pending_steps and later and not isinstance(request, p.Step)):
+            if not isinstance(request, p.Stop):
+                self._waiting.append(request)
+                return
+        self._apply(request)
+
+    def _apply_waiting(self) -> None:
+        while self._waiting and not self._pending_steps:
+            self._apply(self._waiting.popleft())
+
+    def _apply(self, request: p.Request) -> None:
+        now = self._clock()
+        match request:
+            case p.Run():
+                self._until = None
+                self._start_running(now)
+            case p.RunUntil(step):
+                self._until = step
+                if self._trainer.step_count < step:
+                    self._start_running(now)
+                else:
+                    self._running = False
+            case p.Pause():
+                self._running = False
+                self._until = None
+            case p.Step(count):
+                self._running = False
+                self._until = None
+                self._pending_steps += count
+            case p.NextPhase():
+                self._running = False
+                self._until = None
+                if self._step is None and self._trainer.done:
+                    self._post(p.Refused("phase", f"all {self._trainer.steps} steps are done"))
+                else:
+                    self._pending_phases += 1
+            case p.Speed(cap):
+                self._cap = cap
+                self._next_step_at = now
+                self._step_times.clear()
+            case p.SetEngine(engine):
+                self._trainer.engine = engine
+                if self._trainer.done and self._step is None:
+                    self._regraph()
+            case p.Draw(temperature, count):
+                self._draw(temperature, count)
+            case p.Save(path):
+                self._save(path)
+            case p.Extend(steps):
+                self._extend(steps)
+            case p.Probe(word):
+                self._probe(word)
+            case p.Restart():
+                old = self._trainer
+                self._trainer = self._fresh(old.dataset, old.config, self._first_engine)
+                self._forget()
+            case p.Stop():
+                self._stopping = True
+        self._handled += 1
+        self._dirty = True  # the next state tells the app this request was applied
+
+    def _start_running(self, now: float) -> None:
+        if not self._trainer.done and not self._running:
+            self._running = True
+            self._next_step_at = now
+            self._step_times.clear()
+
+    def _advance(self, now: float) -> None:
+        """One unit of the step in progress (beginning a step first if none is in progress)."""
+        trainer = self._trainer
+        if self._step is None:
+            try:
+                self._step = trainer.begin_step()
+            except TrainingComplete as done:
+                if self._pending_phases:
+                    self._post(p.Refused("phase", str(done)))
+                self._stop_running()
+                return
+            self._step_began = now
+            self._announced = False
+        step = self._step
+        try:
+            step.advance()
+        except TrainingDiverged as error:  # the weights are those of the last good step: saving still works
+            self._step = None
+            self._halt(f"{error} (try a smaller --lr, or resume from an earlier checkpoint)")
+            return
+        except Exception as error:  # the app must survive anything a step raises
+            self._step = None
+            self._halt(f"the engine failed at step {trainer.step_count + 1}: {error}")
+            return
+        end = self._clock()
+        self._dirty = True
+        if self._pending_phases:  # a `.`: its numbers go to the app at once
+            self._pending_phases -= 1
+            self._send_detail()
+        elif not self._announced and end - self._step_began >= SLOW_STEP:
+            self._announced = True
+            self._post(p.Computing(step.number, end - self._step_began))
+        if step.finished:
+            self._step = None
+            self._finished(step, end)
+
+    def _finished(self, step: StepLike, end: float) -> None:
+        """A step's update is done: record it, and stop where asked to."""
+        report = step.report
+        assert report is not None
+        counted = self._pending_steps > 0
+        if counted:
+            self._pending_steps -= 1
+        self._record(report, end)
+        if self._cap is not None:
+            self._next_step_at = max(self._next_step_at + 1.0 / self._cap, end - 1.0 / self._cap)
+        trainer = self._trainer
+        if not math.isfinite(report.loss):
+            self._halt(f"the loss is {report.loss} at step {report.step}: training paused "
+                       "(try a smaller --lr, or resume from an earlier checkpoint)")
+        elif trainer.done or (self._until is not None and trainer.step_count >= self._until):
+            if trainer.done and self._pending_phases:
+                self._post(p.Refused("phase", f"all {trainer.steps} steps are done"))
+            self._stop_running()
+        if counted or not self._running:
+            self._publish(end)
+
+    def _send_detail(self) -> None:
+        """The numbers of the last unit of the step in progress, to the app (once per unit)."""
+        step = self._step
+        if step is None or step.phase is None or step.phase == self._detail_sent:
+            return
+        self._detail_sent = step.phase
+        try:
+            self._post(p.PhaseDone(step.detail()))
+        except Exception as error:  # the numbers are for showing: their failure must not stop training
+            self._post(p.Refused("phase", f"the numbers of {step.phase.label} could not be computed: {error}"))
+
+    def _stop_running(self) -> None:
+        self._running = False
+        self._until = None
+        self._pending_steps = 0
+        self._pending_phases = 0
+        self._dirty = True
+
+    def _record(self, report: StepReport, end: float) -> None:
+        self._report = report
+        self._dirty = True
+        times = self._step_times
+        times.append(end)
+        while len(times) > 2 and end - times[0] > RATE_WINDOW:  # two steps at least: slow steps have a rate too
+            times.popleft()
+        for stats in report.matrices:
+            self._grads.setdefault(stats.name, deque(maxlen=GRAD_HISTORY)).append(stats.grad_norm)
+        self._nodes.append(report.graph.nodes)
+        positions = max(1, len(report.position_losses))
+        seconds = report.timings.total
+        old = self._engines.get(report.engine)
+        if old is None:
+            new = p.EngineFigures(report.engine, report.graph.nodes, report.graph.nodes / positions, seconds)
+        else:
+            w = SMOOTHING
+            new = p.EngineFigures(
+                report.engine,
+                w * old.nodes + (1 - w) * report.graph.nodes,
+                w * old.nodes_per_position + (1 - w) * report.graph.nodes / positions,
+                w * old.seconds + (1 - w) * seconds,
+            )
+        self._engines[report.engine] = new
+
+    def _halt(self, reason: str) -> None:
+        self._stop_running()
+        self._post(p.Halt(reason))
+
+    def _rate(self) -> float | None:
+        times = self._step_times
+        if not self._running or len(times) < 2 or times[-1] <= times[0]:
+            return None
+        return (len(times) - 1) / (times[-1] - times[0])
+
+    def _publish(self, now: float) -> None:
+        trainer = self._trainer
+        losses = trainer.losses
+        step = self._step
+        idle = not (self._running or self._pending_steps or self._pending_phases)
+        if step is not None and idle:
+            self._send_detail()  # paused between two units: the app shows that unit's numbers
+        schedule = trainer.schedule
+        state = p.State(
+            step=trainer.step_count,
+            steps=trainer.steps,
+            running=self._running,
+            until=self._until,
+            engine=trainer.engine,
+            steps_per_second=self._rate(),
+            speed_cap=self._cap,
+            report=self._report,
+            new_losses=tuple(losses[self._losses_sent:]),  # only the new ones: a long run's history is long
+            losses_from=self._losses_sent,
+            grad_history=tuple((name, tuple(values)) for name, values in self._grads.items()),
+            node_history=tuple(self._nodes),
+            engines=tuple(self._engines.values()),
+            handled=self._handled,
+            phase=step.phase if step is not None else None,
+            marks=tuple(segment.start for segment in schedule.segments[1:]),
+            schedule_note=schedule.status(),
+            next_lr=schedule.lr_at(trainer.step_count + 1),
+        )
+        self._losses_sent = len(losses)
+        self._last_publish = now
+        self._dirty = False
+        self._post(state)
+
+    # -- sampling and saving ----------------------------------------------------------------------------------
+
+    def _draw(self, temperature: float, count: int) -> None:
+        samples = []
+        step = self._trainer.step_count
+        try:
+            for _ in range(count):
+                self._sample_id += 1
+                tokens = tuple(self._trainer.sample(temperature))
+                samples.append(p.Sample(self._sample_id, step, temperature, tokens))
+        except Exception as error:
+            self._post(p.Halt(f"sampling failed: {error}"))
+            return
+        self._post(p.Samples(tuple(samples)))
+
+    def _save(self, path: str) -> None:
+        """Write a checkpoint; in the middle of a step it holds the state before that step (the weights move only
+        in the update, the last unit)."""
+        step = self._trainer.step_count
+        try:
+            save_checkpoint(self._trainer, path)  # type: ignore[arg-type]
+        except Exception as error:  # CheckpointError says why in one line; anything else must not kill us
+            self._post(p.SaveError(str(error) or type(error).__name__))
+        else:
+            self._post(p.SavedTo(path, step, mid_step=self._step is not None))
+
+    def _extend(self, steps: int) -> None:
+        """Make the run `steps` long from the next step on, and say once what that changed."""
+        trainer = self._trainer
+        try:
+            trainer.extend(steps)
+        except ScheduleError as error:
+            self._post(p.Refused("extend", str(error)))
+            return
+        self._post(p.Notice("schedule extended", trainer.schedule.describe()))
+
+    def _probe(self, word: str) -> None:
+        """A word's forward pass at the current weights (training is untouched)."""
+        try:
+            report = self._trainer.probe(word)
+        except ProbeError as error:
+            self._post(p.Refused("probe", str(error)))
+            return
+        self._post(p.Probed(report))
+
+    def _resumed(self) -> None:
+        """A resumed run: its last step's document recomputed at the restored weights, so the panes are not empty."""
+        trainer = self._trainer
+        k = trainer.step_count
+        doc = trainer.docs[(k - 1) % len(trainer.docs)]
+        try:
+            probe = trainer.probe(doc)
+        except (ProbeError, ArithmeticError, ValueError):
+            return
+        no_grad = math.nan  # no backward pass has run in this session: the gradients come with the next step
+        self._report = StepReport(
+            step=k, steps=trainer.steps, loss=probe.loss, lr=trainer.schedule.lr_at(k), engine=probe.engine, doc=doc,
+            tokens=probe.tokens, targets=probe.targets, position_losses=probe.position_losses, graph=probe.graph,
+            matrices=tuple(MatrixStats(name, no_grad, no_grad, no_grad) for name in trainer.matrix_names),
+            attention=probe.attention, timings=Timings(0.0, 0.0, 0.0),
+        )
+        self._post(p.Notice(f"resumed at step {k}", f"the panes show step {k}'s document “{doc}” recomputed at the "
+                            f"restored weights (those after step {k}); the gradients fill in with the next step"))
+
+    def _regraph(self) -> None:
+        """A finished run's last step, its graph built again in the new mode (no update: the same weights)."""
+        report = self._report
+        if report is None or report.engine == self._trainer.engine:
+            return
+        try:
+            probe = self._trainer.probe(report.doc)
+        except (ProbeError, ArithmeticError, ValueError) as error:
+            self._post(p.Refused("mode", f"the last step's graph could not be rebuilt: {error}"))
+            return
+        self._report = replace(report, engine=probe.engine, graph=probe.graph)

@@ -1,0 +1,233 @@
+"""What the app and the engine process say to each other: plain frozen dataclasses, pickled down two pipes.
+
+Requests go from the app to the engine (`Run`, `Step`, `Draw`, `Save` ...); records come back (`State`,
+`Samples`, `SavedTo` ...). Nothing here imports Textual: the engine process imports this module and nothing of
+the UI. The app's `Runner` (runner.py) turns records into Textual messages (messages.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from microgpt.report import Phase, PhaseReport, ProbeReport, SampleToken, StepReport
+
+# -- requests: app -> engine ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Run:
+    """Train continuously."""
+
+
+@dataclass(frozen=True)
+class Pause:
+    """Stop after the step in progress."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """Pause, then take `count` more steps (requests add up)."""
+
+    count: int
+
+
+@dataclass(frozen=True)
+class NextPhase:
+    """Pause, then do one more unit of the step in progress (beginning one if none is): `.` (requests add up)."""
+
+
+@dataclass(frozen=True)
+class RunUntil:
+    """Train, and pause once step `step` is done."""
+
+    step: int
+
+
+@dataclass(frozen=True)
+class Speed:
+    """Cap the steps per second (None: unlimited)."""
+
+    cap: float | None
+
+
+@dataclass(frozen=True)
+class SetEngine:
+    """Build the next steps' graphs in this mode ("fused" or "atomic")."""
+
+    engine: str
+
+
+@dataclass(frozen=True)
+class Draw:
+    """Draw `count` new names from the current weights at this temperature."""
+
+    temperature: float
+    count: int = 1
+
+
+@dataclass(frozen=True)
+class Save:
+    """Write a checkpoint to this path."""
+
+    path: str
+
+
+@dataclass(frozen=True)
+class Extend:
+    """Make the run `steps` long from the next step on (the schedule records the change)."""
+
+    steps: int
+
+
+@dataclass(frozen=True)
+class Probe:
+    """The forward pass of `word` at the current weights: not trained on, nothing changed."""
+
+    word: str
+
+
+@dataclass(frozen=True)
+class Restart:
+    """Start the run again from step 0: the same dataset, configuration, seed and graph mode."""
+
+
+@dataclass(frozen=True)
+class Stop:
+    """End the engine."""
+
+
+Request = Run | Pause | Step | NextPhase | RunUntil | Speed | SetEngine | Draw | Save | Extend | Probe | Restart | Stop
+
+
+# -- records: engine -> app -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class EngineFigures:
+    """How big and how slow one graph mode's steps have been lately (smoothed over recent steps)."""
+
+    engine: str  # "fused" or "atomic"
+    nodes: float  # graph nodes per step
+    nodes_per_position: float  # graph nodes per predicted position (fair across document lengths)
+    seconds: float  # wall-clock seconds per step (forward, backward and update)
+
+
+@dataclass(frozen=True, eq=False)
+class State:
+    """The engine's state after a change: the latest step and the new losses since the previous `State`."""
+
+    step: int  # steps completed
+    steps: int  # the schedule's length
+    running: bool  # training continuously (False: paused, or finished)
+    until: int | None  # the step at which running pauses by itself (RunUntil), if any
+    engine: str  # the graph mode the next step uses
+    steps_per_second: float | None  # measured while running; None when paused
+    speed_cap: float | None  # steps per second the engine will not exceed; None for unlimited
+    report: StepReport | None  # the latest step (None before the first step of this engine's run)
+    new_losses: tuple[float, ...]  # the losses of steps losses_from+1 .. step (each loss is sent once)
+    losses_from: int  # how many losses came before new_losses (0 after a restart: the history starts again)
+    grad_history: tuple[tuple[str, tuple[float, ...]], ...]  # matrix name -> recent gradient norms
+    node_history: tuple[int, ...]  # graph node counts of recent steps
+    engines: tuple[EngineFigures, ...]  # one entry per graph mode seen in this run
+    handled: int  # requests applied so far
+    phase: Phase | None = None  # the last unit done of the step in progress (None between steps)
+    marks: tuple[int, ...] = ()  # steps from which the schedule changed (extended, new learning rate)
+    schedule_note: str | None = None  # "differs from the reference from step K" once the schedule changed
+    next_lr: float = 0.0  # the learning rate of the next step (the one in progress, if any)
+
+
+@dataclass(frozen=True, eq=False)
+class PhaseDone:
+    """The numbers of the last unit done of the step in progress (sent for `.` and when paused mid-step)."""
+
+    report: PhaseReport
+
+
+@dataclass(frozen=True, eq=False)
+class Probed:
+    """A probe's forward pass."""
+
+    report: ProbeReport
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A request that could not be done (a word with characters the dataset lacks, a schedule too short ...)."""
+
+    what: str  # e.g. "probe", "extend"
+    reason: str  # one line
+
+
+@dataclass(frozen=True, eq=False)
+class Computing:
+    """A step is taking a while: the app says so (and counts on from `elapsed`) until the next `State`."""
+
+    step: int  # the step being computed (1-based)
+    elapsed: float = 0.0  # seconds it has taken so far
+
+
+@dataclass(frozen=True, eq=False)
+class Sample:
+    """One drawn name, whole: the step whose weights drew it, the temperature, and every token with its odds.
+
+    The engine draws a sample at once; the sampler pane reveals it letter by letter (presentation pacing is the
+    pane's, not the engine's).
+    """
+
+    sample_id: int  # counts up over the session; a batch's samples have consecutive ids
+    step: int  # steps completed when it was drawn (the weights after that step)
+    temperature: float
+    tokens: tuple[SampleToken, ...]
+
+    @property
+    def text(self) -> str:
+        """The whole name."""
+        return self.tokens[-1].text if self.tokens else ""
+
+
+@dataclass(frozen=True, eq=False)
+class Samples:
+    """Names drawn for one `Draw` request, oldest first."""
+
+    samples: tuple[Sample, ...]
+
+
+@dataclass(frozen=True)
+class SavedTo:
+    """A checkpoint of step `step` was written to `path` (mid_step: step+1 was in progress and is not in it)."""
+
+    path: str
+    step: int
+    mid_step: bool = False
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something the user should read once, e.g. what extending the schedule changed."""
+
+    title: str
+    text: str
+
+
+@dataclass(frozen=True)
+class SaveError:
+    """A checkpoint could not be written (the previous file is intact); `reason` is one line."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Halt:
+    """Training paused by itself: a loss that is not finite, or an error in a step."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Crash:
+    """The engine loop itself failed and the process is about to exit: the error, in one line."""
+
+    reason: str
+
+
+Record = State | Computing | PhaseDone | Probed | Refused | Samples | SavedTo | SaveError | Notice | Halt | Crash

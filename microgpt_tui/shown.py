@@ -1,0 +1,89 @@
+"""What the panes show: one snapshot, made from training's latest state, a phase of the step in progress, or a probe.
+
+The app keeps the engine's latest snapshot ("live"), the numbers of the phase the step in progress stopped at
+(after `.`, or a pause mid-step) and a probed word's forward pass. Every training pane draws the one snapshot these
+make, so all of them show the same step (or the same phase, or the same probe), named in their titles:
+
+- live: the engine's snapshot as it is;
+- phase: its report replaced by the step so far: the document, the positions forwarded, their losses and
+  attention, the graph built so far, the gradients as far as the backward pass has come;
+- probe: its report replaced by the word's forward pass (the gradients are training's: a probe has none).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from typing import Literal
+
+from microgpt.report import LossDetail, MatrixStats, PhaseReport, ProbeReport, StepReport, Timings, UpdateDetail
+from microgpt_tui.messages import Snapshot
+
+Source = Literal["live", "phase", "probe"]
+NO_TIMINGS = Timings(0.0, 0.0, 0.0)
+
+
+def source_of(phase: PhaseReport | None, probe: ProbeReport | None) -> Source:
+    """Where the shown numbers come from: a probe wins over a phase, a phase over training's latest step."""
+    if probe is not None:
+        return "probe"
+    return "phase" if phase is not None else "live"
+
+
+def shown_snapshot(live: Snapshot, phase: PhaseReport | None, probe: ProbeReport | None,
+                   names: tuple[str, ...]) -> Snapshot:
+    """The one snapshot every training pane draws (`names`: the model's matrices, in the reference's order)."""
+    if probe is not None:
+        return replace(live, report=report_of_probe(probe, live, names))
+    if phase is not None:
+        return replace(live, report=report_of_phase(phase, live, names))
+    return live
+
+
+def no_update(grads: dict[str, float], names: tuple[str, ...]) -> tuple[MatrixStats, ...]:
+    """Matrix rows before an update: the gradient norms so far (0 where none has arrived), no update yet (nan)."""
+    return tuple(MatrixStats(name, grads.get(name, 0.0), math.nan, math.nan) for name in names)
+
+
+def report_of_phase(phase: PhaseReport, live: Snapshot, names: tuple[str, ...]) -> StepReport:
+    """A step report of the step so far: what the panes can show of a step stopped at one of its units."""
+    losses = phase.position_losses
+    detail = phase.detail
+    lr = detail.lr if isinstance(detail, UpdateDetail) else live.next_lr
+    loss = detail.loss if isinstance(detail, LossDetail) else math.nan  # the engine's own float, once it exists
+    matrices = phase.matrices or no_update(dict(phase.grad_norms), names)
+    return StepReport(
+        step=phase.phase.step,
+        steps=live.steps,
+        loss=loss,
+        lr=lr,
+        engine=live.engine,  # the step in progress was begun in the mode of the steps to come
+        doc=phase.doc,
+        tokens=phase.tokens,
+        targets=phase.targets,
+        position_losses=losses,
+        graph=phase.graph,
+        matrices=matrices,
+        attention=phase.attention,
+        timings=NO_TIMINGS,
+    )
+
+
+def report_of_probe(probe: ProbeReport, live: Snapshot, names: tuple[str, ...]) -> StepReport:
+    """A step report of a probed word: its forward pass at the weights after step `live.step`."""
+    latest = live.report
+    return StepReport(
+        step=live.step,
+        steps=live.steps,
+        loss=probe.loss,
+        lr=latest.lr if latest is not None else live.next_lr,
+        engine=probe.engine,
+        doc=probe.word,
+        tokens=probe.tokens,
+        targets=probe.targets,
+        position_losses=probe.position_losses,
+        graph=probe.graph,
+        matrices=latest.matrices if latest is not None else no_update({}, names),
+        attention=probe.attention,
+        timings=NO_TIMINGS,
+    )
