@@ -70,11 +70,21 @@ def lay_out(words: Sequence[str], width: int) -> list[str]:
 
 
 def score_table(keys: Sequence[str], scores: Sequence[float], weights: Sequence[float], width: int) -> list[Text]:
-    """Key labels, scaled scores and softmax weights in aligned columns, wrapped into blocks that fit `width`."""
+    """Each cached key with its scaled score and softmax weight, in whichever layout takes fewer rows at `width`.
+
+    Across (a row of keys, a row of scores, a row of weights, wrapped into blocks) or down (one row per key).
+    """
     cell = max(len(num(x)) for x in (*scores, *weights)) + 1
-    head = 7  # "weight " column
+    head = 7  # the "softmax" column
     per_line = max(1, (width - head) // cell)
-    lines: list[Text] = []
+    blocks = -(-len(keys) // per_line)
+    if 3 * blocks > 1 + len(keys):
+        lines = [Text.assemble(("key", "dim"), (f"{'q·k/√d':>{cell + 1}}{'softmax':>{cell + 1}}", "dim"))]
+        for k, name in enumerate(keys):
+            lines.append(Text.assemble((f"{label(name):>3}", "bold"), f"{num(scores[k]):>{cell + 1}}",
+                                       (f"{num(weights[k]):>{cell + 1}}", "bold")))
+        return lines
+    lines = []
     for lo in range(0, len(keys), per_line):
         hi = min(len(keys), lo + per_line)
         key = Text("key".ljust(head), style="dim")
@@ -249,7 +259,7 @@ by about the learning rate, whatever its gradient: `m̂ / √v̂` is ±1 when th
         if isinstance(detail, DocumentDetail):
             numbers = self._document(report, detail, width)
         elif isinstance(detail, ForwardDetail):
-            numbers = self._forward(detail, report.tokens, width)
+            numbers = self._forward(detail, report.tokens, width, room)
         elif isinstance(detail, LossDetail):
             numbers = self._loss(detail, report.targets, width, room)
         elif isinstance(detail, BackwardDetail):
@@ -281,20 +291,26 @@ by about the learning rate, whatever its gradient: `m̂ / √v̂` is ±1 when th
             text.append(f"{label(token):>2}", style="bold")
         return text
 
-    def _forward(self, detail: ForwardDetail, tokens: Sequence[str], width: int) -> list[Text]:
+    def _forward(self, detail: ForwardDetail, tokens: Sequence[str], width: int, room: int) -> list[Text]:
         layer = min(self.attn_layer, len(detail.scores) - 1)
         head = min(self.attn_head, len(detail.scores[layer]) - 1)
         target = label(detail.target)
-        lines = [Text.assemble(("input ", "dim"), (label(detail.input), "bold"), ("  →  target ", "dim"),
-                               (target, "bold"), (f"   (position {detail.position})", "dim")),
-                 Text(f"layer {layer} head {head} (h l): this query vs the cached keys", style="dim")]
+        lines = pack([Text.assemble(("input ", "dim"), (label(detail.input), "bold"), (" → target ", "dim"),
+                                    (target, "bold")),
+                      Text.assemble(("p(", "dim"), (target, "bold"), (") = ", "dim"), num(detail.p_target)),
+                      Text.assemble(("-log p = ", "dim"), (num(detail.loss), "bold"))], width, 3, sep="   ")
         keys = tokens[: detail.position + 1]
-        lines += score_table(keys, detail.scores[layer][head], detail.weights[layer][head], width)
+        table = score_table(keys, detail.scores[layer][head], detail.weights[layer][head], width)
+        which = Text(f"layer {layer} head {head} (h l): this query vs the cached keys", style="dim",
+                     overflow="ellipsis")
         top = [Text.assemble((label(token), "bold"), f" {num(p)}") for token, p in detail.top]
-        lines += pack([Text("next:", style="dim"), *top], width, 2)
-        lines.append(Text.assemble(("p(", "dim"), (target, "bold"), (") = ", "dim"), num(detail.p_target),
-                                   ("   loss -log p = ", "dim"), (num(detail.loss), "bold")))
-        return lines
+        candidates = pack([Text("next:", style="dim"), *top], width, 2)
+        down = "q·k/√d" in table[0].plain  # the table runs down, one row per key, under one header
+        if down and len(lines) + 1 + len(table) + len(candidates) > room:  # short of rows: the header names the head
+            table[0].append(f"  L{layer} H{head}", style="dim")
+            return [*lines, *table, *candidates[: max(1, room - len(lines) - len(table))]]
+        return [*lines, which, *table, *candidates[: max(1, room - len(lines) - 1 - len(table))]]
+
 
     def _loss(self, detail: LossDetail, targets: Sequence[str], width: int, room: int) -> list[Text]:
         lines = [Text("the mean of the position losses -log p(target):", style="dim")]
@@ -340,5 +356,5 @@ by about the learning rate, whatever its gradient: `m̂ / √v̂` is ±1 when th
         if probe.positions:
             position = min(self.probe_position, len(probe.positions) - 1)
             lines.append(Text(f"position {position + 1} of {len(probe.positions)} (up/down)", style="dim"))
-            lines += self._forward(probe.positions[position], probe.tokens, width)
+            lines += self._forward(probe.positions[position], probe.tokens, width, height - len(lines))
         return lines
