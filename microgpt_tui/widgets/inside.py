@@ -205,17 +205,29 @@ by about the learning rate, whatever its gradient: `m̂ / √v̂` is ±1 when th
         """The title from the start, and the key that probes a word (or ends the probe) under the pane."""
         self._retitle()
 
-    def _retitle(self) -> None:
-        title = self.TITLE
+    def titles(self) -> list[str]:
+        """The pane's title, fullest first: what it shows (the step's phase, or the probe), then shorter forms."""
         if self.probe is not None:
-            title = f"{self.TITLE} · {PROBE_MARK}"
-        elif self.phase is not None:
-            phase = self.phase.phase
-            what = f"backward {phase.index + 1}/{phase.count}" if phase.kind == "backward" else phase.label
-            title = f"{self.TITLE} · step {phase.step} · {what}"
+            return [f"{self.TITLE} · {PROBE_MARK}", PROBE_MARK]
+        if self.phase is None:
+            return [self.TITLE]
+        phase = self.phase.phase
+        short = f"{phase.kind} {phase.index + 1}/{phase.count}" if phase.count > 1 else phase.kind
+        full = phase.label if phase.kind != "backward" else short
+        return [f"{self.TITLE} · step {phase.step} · {full}", f"{self.TITLE} · step {phase.step} · {short}",
+                f"step {phase.step} · {short}"]
+
+    def _retitle(self) -> None:
+        titles = self.titles()
+        width = self.outer_size.width
+        title = next((t for t in titles if len(t) + 6 <= width), titles[-1]) if width else titles[0]
         if self.border_title != title:
             self.border_title = title
         self.border_subtitle = "escape: back to training" if self.probe is not None else "/ probe a word"
+
+    def on_resize(self) -> None:
+        """A narrow pane takes a shorter title."""
+        self._retitle()
 
     def watch_phase(self) -> None:
         """A new phase: show it (the title names the step and the phase)."""

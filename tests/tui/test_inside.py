@@ -156,6 +156,7 @@ async def test_every_phase_of_step_one_shows_its_own_numbers_and_code(names, mak
             check_phase(text, report, loss=loss)
             kinds.append(report.phase.kind)
             assert inside.border_title is not None and f"step 1 · {report.phase.kind}" in inside.border_title
+            assert len(str(inside.border_title)) + 6 <= inside.outer_size.width  # whole, never cut with …
             if size == (160, 48):
                 check_source(text, report)
         assert kinds[0] == "document" and kinds.count("forward") == 7 and kinds[-1] == "update"
