@@ -29,7 +29,7 @@ from microgpt.config import Config
 from microgpt.data import Dataset
 from microgpt.floats import softmax
 from microgpt.model import MODES, Forward, GraphMode, Matrix, Output, Params
-from microgpt.optim import Adam, lr_at, norm
+from microgpt.optim import Adam, norm
 from microgpt.report import (
     BOS_LABEL,
     Attention,
@@ -50,7 +50,9 @@ from microgpt.report import (
     UpdateDetail,
 )
 from microgpt.sampling import generate, top_candidates
+from microgpt.schedule import Schedule
 from microgpt.source import source_span
+from microgpt.state import TrainerState, capture, restore
 
 ENGINES = tuple(MODES)
 NO_GRAPH = GraphCensus(nodes=0, edges=0, depth=0, params=0, constants=0, by_op=(), by_stage=())
@@ -81,6 +83,7 @@ class Trainer:
         self.adam = Adam.zeros(self.params)
         self.step_count = 0
         self.losses: list[float] = []
+        self.schedule = Schedule.plain(config.lr, config.steps)
         self.steps_begun = 0  # numbers the steps begun, so that only the one begun last can advance
 
     @property
@@ -95,9 +98,30 @@ class Trainer:
         self._engine = value
 
     @property
+    def steps(self) -> int:
+        """How many steps the run has: the schedule's length (the config's, unless extended)."""
+        return self.schedule.steps
+
+    @property
     def done(self) -> bool:
         """True once the whole schedule has been trained."""
-        return self.step_count >= self.config.steps
+        return self.step_count >= self.steps
+
+    def extend(self, steps: int) -> None:
+        """Make the run `steps` long from the next step on (ScheduleError unless steps > step_count)."""
+        self.schedule = self.schedule.extend(steps, self.step_count + 1)
+
+    def set_lr(self, lr: float) -> None:
+        """Set the base learning rate from the next step on; the linear decay continues."""
+        self.schedule = self.schedule.set_lr(lr, self.step_count + 1)
+
+    def state(self) -> TrainerState:
+        """Everything the next step depends on, frozen (see microgpt.state)."""
+        return capture(self)
+
+    def restore(self, state: TrainerState) -> None:
+        """Go back (or forward) exactly to a captured state."""
+        restore(self, state)
 
     @property
     def num_params(self) -> int:
@@ -115,9 +139,13 @@ class Trainer:
         A step begun earlier and not finished is abandoned: only the step begun last can advance.
         """
         if self.done:
-            raise TrainingComplete(f"all {self.config.steps} steps are done")
+            raise TrainingComplete(f"all {self.steps} steps are done")
         self.steps_begun += 1
         return StepInProgress(self)
+
+    def abandon_step(self) -> None:
+        """Make any step in progress unable to advance (for code that changes the state under it)."""
+        self.steps_begun += 1
 
     def step(self) -> StepReport:
         """Take one whole training step and report it (TrainingDiverged if its numbers blow up)."""
@@ -195,8 +223,9 @@ class StepInProgress:
         self.ticket = trainer.steps_begun
         # the next unit, as a plain function: a bound method kept on self would make every step a cycle
         self._unit: Callable[[StepInProgress], Phase] = StepInProgress._document
-        self._dead: BaseException | None = None
+        self._dead = ""  # why a unit blew up, once one has
         self._snapshot: dict[str, dict[str, Matrix]] = {}  # the update's before/after, for its detail
+        self._forward_walk: tuple[set[Any], list[Any], int] = (set(), [], 0)  # for details: (seen, walk, losses)
 
     @property
     def finished(self) -> bool:
@@ -212,17 +241,20 @@ class StepInProgress:
         """Do exactly one unit of work and return its Phase (RuntimeError on a finished or abandoned step)."""
         if self.report is not None:
             raise RuntimeError(f"step {self.number} is finished: begin the next step")
-        if self._dead is not None:
-            raise RuntimeError(f"step {self.number} diverged: begin the next step") from self._dead
+        if self._dead:
+            raise RuntimeError(f"step {self.number} diverged ({self._dead}): begin the next step")
         if self.trainer.steps_begun != self.ticket or self.trainer.step_count != self.number - 1:
             raise RuntimeError(f"step {self.number} was abandoned: another step was begun after it")
+        unit = self._unit
         try:
-            self.phase = phase = self._unit(self)
+            self.phase = phase = unit(self)
         except (ArithmeticError, ValueError) as error:  # math.log(0.0), math.exp(1000.0), 1 / 0.0, ...
-            self._dead = error
+            if unit is StepInProgress._update:  # the weights may have moved: not a clean divergence
+                raise
+            self._dead = str(error)
             raise TrainingDiverged(
                 f"step {self.number} diverged ({error}): the loss left the range of floats; "
-                f"the learning rate ({self.trainer.config.lr}) is probably too large"
+                f"the learning rate ({self.trainer.schedule.lr}) is probably too large"
             ) from error
         return phase
 
@@ -297,8 +329,8 @@ class StepInProgress:
         grad_norms = {name: norm(g) for name, g in params.grad.items()}
         before = {name: norm(w) for name, w in params.data.items()}
         self._snapshot = {"before": {name: list(w) for name, w in params.data.items()}}
-        self.lr = lr_at(trainer.config, self.number)
-        moved = trainer.adam.update(params, trainer.config, self.number)
+        self.lr = trainer.schedule.lr_at(self.number)
+        moved = trainer.adam.update(params, trainer.config, self.number, self.lr)
         self._snapshot.update(after={name: list(w) for name, w in params.data.items()}, grad=dict(params.grad),
                               m=dict(trainer.adam.m), v=dict(trainer.adam.v))
         self.t_update = time.perf_counter() - t0
@@ -309,11 +341,10 @@ class StepInProgress:
             MatrixStats(name, grad_norms[name], norm(w), moved[name] / before[name] if before[name] else 0.0)
             for name, w in params.data.items()
         )
-        self.census = self.mode.census(self.order, (self.loss_node,))
         tokens, targets = token_labels(trainer.dataset, self.tokens, self.n)
         self.report = StepReport(
             step=self.number,
-            steps=trainer.config.steps,
+            steps=trainer.steps,
             loss=loss,
             lr=self.lr,
             engine=self.mode.name,
@@ -321,7 +352,7 @@ class StepInProgress:
             tokens=tokens,
             targets=targets,
             position_losses=tuple(float(x.data) for x in self.position_losses),
-            graph=self.census,
+            graph=self._whole_census(),
             matrices=matrices,
             attention=attention_triangle(self.outputs),
             timings=Timings(self.t_forward, self.t_backward, self.t_update),
@@ -342,9 +373,10 @@ class StepInProgress:
         graph = NO_GRAPH
         if kind == "forward":
             graph = self._census_so_far()
-        elif kind in ("loss", "backward", "update"):
-            graph = self.census if self.report else self.mode.census(
-                self.order or ag.topological_order(self.loss_node), (self.loss_node,))
+        elif kind == "loss":  # the walk is the backward's work: walk a copy here
+            graph = self.mode.census(ag.topological_order(self.loss_node), (self.loss_node,))
+        elif kind in ("backward", "update"):
+            graph = self._whole_census()
         if self.report is not None:
             grads = self._snapshot["grad"]
         elif self.forward is not None:
@@ -383,12 +415,22 @@ class StepInProgress:
             source=tuple(source_span(fn) for fn in source),
         )
 
+    def _whole_census(self) -> GraphCensus:
+        """The census of the step's whole graph, the walk from the loss (counted once, when first asked)."""
+        if self.census is NO_GRAPH:
+            self.census = self.mode.census(self.order, (self.loss_node,))
+        return self.census
+
     def _census_so_far(self) -> GraphCensus:
-        """The graph reachable from the position losses built so far, walked as the loss's walk meets them."""
-        seen: set[Any] = set()
-        order: list[Any] = []
-        for loss in self.position_losses:
+        """The graph reachable from the position losses built so far, walked as the loss's walk meets them.
+
+        Each position's walk goes on from where the last one stopped (kept for the next call: what an earlier
+        position built never changes), so stepping through the forward pass walks the graph once in all.
+        """
+        seen, order, walked = self._forward_walk
+        for loss in self.position_losses[walked:]:
             order += ag.topological_order(loss, seen)
+        self._forward_walk = (seen, order, len(self.position_losses))
         return self.mode.census(order, self.position_losses)
 
     def _backward_detail(self, phase: Phase) -> tuple[BackwardDetail, list[Callable[..., Any]]]:

@@ -13,30 +13,15 @@ from rich.text import Text
 from textual.reactive import var
 
 from microgpt.report import StepReport
+from microgpt.smoothing import Smoothed, debiased_ema
 from microgpt_tui.messages import Snapshot
 from microgpt_tui.palette import ColorMode, pack
 from microgpt_tui.widgets.pane import Pane
 
-SMOOTHING = 0.95  # weight of the past in the smoothed line (TensorBoard's slider)
 LOSS_COLOR = 67  # xterm-256 steel blue
 EMA_COLOR = 214  # xterm-256 orange
 GUESS_COLOR = 167  # xterm-256 soft red
 QUADRANTS = "[▖▗▘▝▙▚▛▜▞▟▀▄▌▐█]+"  # plotext's hd marker: the smoothed line
-
-
-def debiased_ema(values: Sequence[float], weight: float = SMOOTHING, out: list[float] | None = None) -> list[float]:
-    """TensorBoard's smoothing: an exponential moving average divided by (1 - weight**n) to remove its bias.
-
-    With `out` (the result for a prefix of `values`), only the new values are computed, appended to `out`.
-    """
-    out = [] if out is None else out
-    n = len(out)
-    last = out[-1] * (1 - weight**n) if n else 0.0  # undo the debiasing to recover the running average
-    for i in range(n, len(values)):
-        v = values[i]
-        last = last * weight + (1 - weight) * v if math.isfinite(v) else last
-        out.append(last / (1 - weight ** (i + 1)))
-    return out
 
 
 class LossSeries:
@@ -51,7 +36,7 @@ class LossSeries:
 
     def _reset(self) -> None:
         self.losses: Sequence[float] = ()
-        self.smooth: list[float] = []
+        self.smooth = Smoothed()
         self.lo, self.hi = math.inf, -math.inf  # extent of the finite losses
         self._seen = 0  # losses already folded into the extent
         self._dots_key: tuple[int, int] = (0, 0)  # (span, columns) the finished columns were computed for

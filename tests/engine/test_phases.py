@@ -94,7 +94,7 @@ def independent_step(trainer: Trainer) -> float:
     loss = forward.mean_loss(losses)
     ag.backward(loss)
     forward.collect_grads(params)
-    trainer.adam.update(params, config, number)
+    trainer.adam.update(params, config, number, trainer.schedule.lr_at(number))
     trainer.step_count = number
     trainer.losses.append(float(loss.data))
     return float(loss.data)

@@ -45,7 +45,11 @@ def test_the_constructor_changes_nothing_and_an_abandoned_step_cannot_advance() 
     new = trainer.begin_step()
     with pytest.raises(RuntimeError, match="abandoned"):
         old.advance()
-    assert new.finish().step == 2
+    new.advance()
+    trainer.abandon_step()
+    with pytest.raises(RuntimeError, match="abandoned"):
+        new.advance()
+    assert trainer.step().step == 2
 
 
 def test_report_describes_the_step() -> None:
