@@ -114,7 +114,7 @@ def test_starts_trains_pauses_steps_samples_saves_and_quits(terminal, tmp_path):
     assert term.step() == paused_at
 
     term.press("g")
-    term.wait_for(r"drawn at 0\.40")
+    term.wait_for(rf"step {paused_at} · T 0\.40 · “")
 
     term.press("C-s")
     term.wait_for(rf"saved step {paused_at}")
