@@ -25,7 +25,7 @@ from microgpt.report import (
     SourceSpan,
     UpdateDetail,
 )
-from microgpt_tui.labels import label, pad
+from microgpt_tui.labels import label, pad, quoted
 from microgpt_tui.palette import pack, wrap
 from microgpt_tui.widgets.pane import Pane
 
@@ -361,12 +361,16 @@ by about the learning rate, whatever its gradient: `m̂ / √v̂` is ±1 when th
                 Text("change = -lr · m̂ / (√v̂ + ε): about ±lr while m̂ and √v̂ are alike", style="dim")]
 
     def _probe_lines(self, probe: ProbeReport, width: int, height: int) -> list[Text]:
-        head = Text.assemble((f"“{probe.word}”", "bold"), (" at the current weights · escape: back to training",
-                                                           "dim"))
-        lines = [head]
-        lines += mean_written(probe.position_losses, probe.loss, width, 2)
-        if probe.positions:
-            position = min(self.probe_position, len(probe.positions) - 1)
-            lines.append(Text(f"position {position + 1} of {len(probe.positions)} (up/down)", style="dim"))
-            lines += self._forward(probe.positions[position], probe.tokens, width, height - len(lines))
-        return lines
+        head = Text.assemble((quoted(probe.word), "bold"), (f" at the current weights, {probe.engine}", "dim"))
+        lines = [head, *mean_written(probe.position_losses, probe.loss, width, 2)]
+        if not probe.positions:
+            return lines
+        position = min(self.probe_position, len(probe.positions) - 1)
+        lines.append(Text(f"position {position + 1} of {len(probe.positions)} (up/down)", style="dim"))
+        forward = self._forward(probe.positions[position], probe.tokens, width, height - len(lines))
+        per_target = [Text.assemble((label(t), "bold"), f" {num(x)}")
+                      for t, x in zip(probe.targets, probe.position_losses, strict=True)]
+        strip = pack([Text("-log p:", style="dim"), *per_target], width, 2)
+        if len(lines) + len(forward) + 1 + len(strip) <= height:  # room for each target's loss too
+            return [*lines, *forward, Text(), *strip]
+        return [*lines, *forward]

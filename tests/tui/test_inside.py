@@ -283,6 +283,13 @@ async def test_a_probe_shows_its_forward_pass_until_escape(names, make_app, read
         await pilot.press("6", "down", "down")
         await pilot.pause()
         check_phase(shown(app), _as_phase(reports[1], probe, 2))
+        await pilot.resize_terminal(80, 24)  # the tab has room for every target's loss too
+        await pilot.pause()
+        lines = shown(app).splitlines()
+        first = next(i for i, line in enumerate(lines) if line.startswith("-log p:"))
+        strip = " ".join(lines[first: first + 2])
+        assert all(
+            f"{t} {four(x)}" in strip for t, x in zip(probe.targets, probe.position_losses, strict=True))
         await pilot.press("escape")
         await pilot.pause()
         assert app.probe is None and not app.screen.has_class("-probe")
