@@ -334,8 +334,14 @@ by about the learning rate, whatever its gradient: `m̂ / √v̂` is ±1 when th
     def _backward(self, detail: BackwardDetail, width: int) -> list[Text]:
         lines = [Text.assemble(("position ", "dim"), (str(detail.position), "bold"), (" · ", "dim"),
                                (", ".join(detail.stages), "bold"))]
-        nodes = [Text.assemble((op, "bold"), f" ×{count} ", (stage, "dim")) for op, stage, count in detail.nodes]
-        lines += pack([Text("processed:", style="dim"), *nodes], width, 3)
+        chunks = [Text("processed:", style="dim")]
+        stage_of_last = ""
+        for op, stage, count in detail.nodes:  # grouped under their stage, in the order the piece met them
+            if stage != stage_of_last:
+                chunks.append(Text(f"{stage}:", style="dim italic"))
+                stage_of_last = stage
+            chunks.append(Text.assemble((op, "bold"), f" ×{count:,}"))
+        lines += pack(chunks, width, 4)
         lines.append(Text.assemble((f"{detail.done:,}", "bold"), (" nodes done · ", "dim"),
                                    (f"{detail.remaining:,}", "bold"), (" remaining", "dim")))
         return lines

@@ -126,7 +126,10 @@ def check_phase(text: str, report: PhaseReport, layer: int = 0, head: int = 0, l
     elif isinstance(detail, BackwardDetail):
         assert f"position {detail.position} · {', '.join(detail.stages)}" in text
         op, stage, count = detail.nodes[0]
-        assert f"{op} ×{count} {stage}" in text
+        flat = " ".join(text.split())
+        assert f"processed: {stage}: {op} ×{count:,}" in flat
+        if len(detail.nodes) <= 6:  # a fused piece: every operation it processed is listed
+            assert all(f"{op} ×{count:,}" in flat for op, _, count in detail.nodes)
         assert f"{detail.done:,} nodes done · {detail.remaining:,} remaining" in text
     else:
         assert isinstance(detail, UpdateDetail)
