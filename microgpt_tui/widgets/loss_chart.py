@@ -163,19 +163,20 @@ class YScale:
 
 
 def y_scale(lo: float, hi: float, rows: int) -> YScale:
-    """The finest scale of `rows` rows that shows [lo, hi] with round ticks at least two rows apart."""
+    """The finest scale of `rows` rows that shows [lo, hi] with round, evenly spaced ticks.
+
+    Of two scales as fine, the one with ticks further apart (fewer labels) wins.
+    """
     lo, hi = min(lo, hi), max(lo, hi)
-    for step in Y_STEPS:
+    candidates = sorted(((step / every, -every, step) for step in Y_STEPS for every in range(1, MAX_ROWS_PER_TICK + 1)
+                         if every < rows), key=lambda c: (c[0], c[1]))
+    for res, minus_every, step in candidates:
         bottom = math.floor(lo / step + 1e-9)
-        need = hi - bottom * step
-        fit = MAX_ROWS_PER_TICK if need <= 0 else math.floor((rows - 1) * step / need + 1e-9)
-        every = min(fit, MAX_ROWS_PER_TICK, max(1, rows - 1))
-        if every >= 2 or (every >= 1 and rows <= 2):
-            res = step / every
-            return YScale(bottom * step + (rows - 1) * res, res, rows, step, every, bottom)
-    step = 10 ** math.ceil(math.log10(max(hi - lo, 1e-9)))  # beyond Y_STEPS: a power of ten per two rows
+        if bottom * step + (rows - 1) * res >= hi - 1e-9:
+            return YScale(bottom * step + (rows - 1) * res, res, rows, step, -minus_every, bottom)
+    step = 10 ** math.ceil(math.log10(max(hi - lo, 1e-9) / max(1, rows - 1)) + 1)  # beyond Y_STEPS
     bottom = math.floor(lo / step)
-    return YScale(bottom * step + (rows - 1) * step / 2, step / 2, rows, step, 2, bottom)
+    return YScale(bottom * step + (rows - 1) * step, step, rows, step, 1, bottom)
 
 
 class LossChart(Pane):

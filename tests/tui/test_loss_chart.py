@@ -44,13 +44,15 @@ def plot_rows(lines) -> tuple[list[str], list[int]]:
 
 
 @pytest.mark.parametrize("lo, hi, rows", [(2.1, 3.9, 12), (3.0, 3.4, 11), (1.2, 3.3, 15), (0.05, 3.3, 40),
-                                           (3.29, 3.30, 5), (2.0, 9.0, 7), (3.3, 3.3, 8)])
+                                           (3.29, 3.30, 5), (2.0, 9.0, 7), (3.3, 3.3, 8),
+                                           (1.9, 4.5, 7), (0.0, 80.0, 6)])
 def test_rows_are_exact_values_and_ticks_round_and_evenly_spaced(lo, hi, rows):
     scale = y_scale(lo, hi, rows)
     ticks = scale.ticks()
     assert len(ticks) >= 2
     gaps = {b[0] - a[0] for a, b in zip(ticks, ticks[1:])}
-    assert gaps == {-scale.every} and scale.every >= 2  # evenly spaced, never on neighbouring rows
+    assert gaps == {-scale.every}  # evenly spaced
+    assert len({scale.label(value) for _, value in ticks}) == len(ticks)  # every label different
     for row, value in ticks:
         assert scale.row(value) == row and scale.top - row * scale.res == pytest.approx(value, abs=1e-9)
         assert abs(value / scale.step - round(value / scale.step)) < 1e-9  # a round value
@@ -81,6 +83,10 @@ def test_the_random_guess_line_sits_on_its_value(size, n, seed):
     assert abs(value - GUESS) <= res / len(SCAN_LINES) / 2 + 1e-9
     legend = " ".join(line.plain for line in lines)
     assert f"random guess {GUESS:.2f}" in legend
+
+
+def test_a_small_chart_keeps_its_resolution():
+    assert y_scale(1.9, 4.5, 7).res == 0.5  # seven rows over 2.6: a tick on every row, not every second of 1.0
 
 
 def test_the_line_at_the_old_80x24_case_is_not_on_the_3_25_row():
