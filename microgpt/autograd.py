@@ -199,12 +199,17 @@ def dot(ws: Sequence[Value], xs: Sequence[Value], stage: Stage) -> Value:
 
 # Graph walks. Both graph modes share topological_order() and backward(); an atomic graph has its own fast path.
 
-def topological_order(root: GraphNode | Value) -> list[Any]:
-    """Depth-first post-order from root (children in order, each node once), without recursion."""
+def topological_order(root: GraphNode | Value, seen: set[Any] | None = None) -> list[Any]:
+    """Depth-first post-order from root (children in order, each node once), without recursion.
+
+    `seen` holds nodes already visited by an earlier walk (they are skipped, and this walk's nodes are added):
+    walking the position losses one after the other this way gives the pieces of the loss's own walk.
+    """
     if isinstance(root, Value):
-        return post_order(root)
+        return post_order(root, seen)
     order: list[GraphNode] = []
-    visited = {root}
+    visited = {root} if seen is None else seen
+    visited.add(root)
     stack = [(root, iter(root.children))]
     push = stack.append
     emit = order.append
@@ -224,15 +229,18 @@ def topological_order(root: GraphNode | Value) -> list[Any]:
     return order
 
 
-def post_order(root: Value) -> list[Value]:
+def post_order(root: Value, seen: set[Any] | None = None) -> list[Value]:
     """The depth-first post-order of an atomic graph, as the reference's recursive build_topo() makes it.
 
     `path` holds the nodes whose first child is being visited. Going down, a new first child is visited at once;
-    coming back up, a node's second child is visited if it is new, and otherwise the node is done.
+    coming back up, a node's second child is visited if it is new, and otherwise the node is done. Nodes in
+    `seen` (visited by an earlier walk) are skipped, and this walk's nodes are added to it.
     """
     order: list[Value] = []
     emit = order.append
-    seen = {root}
+    if seen is None:
+        seen = set()
+    seen.add(root)
     mark = seen.add
     path: list[Value] = []
     push = path.append
@@ -285,8 +293,11 @@ def chain_rule(order: Sequence[Value]) -> None:
                 b.grad += node.db * g
 
 
-def atomic_census(order: Sequence[Value]) -> GraphCensus:
-    """Count an atomic graph: nodes, edges, depth, and nodes by operation and by model stage."""
+def atomic_census(order: Sequence[Value], roots: Sequence[Value] = ()) -> GraphCensus:
+    """Count an atomic graph: nodes, edges, depth, and nodes by operation and by model stage.
+
+    `order` is a post-order from `roots` (by default its last node, the root of one walk).
+    """
     by_op: Counter[str] = Counter()
     by_stage: Counter[str] = Counter()
     edges = 0
@@ -297,7 +308,7 @@ def atomic_census(order: Sequence[Value]) -> GraphCensus:
     return GraphCensus(
         nodes=len(order),
         edges=edges,
-        depth=order[-1].height if order else 0,
+        depth=max(r.height for r in roots or order[-1:]) if order else 0,
         params=by_op["param"],
         constants=by_op["const"],
         by_op=tuple(by_op.most_common()),

@@ -1,41 +1,48 @@
 """Checkpoints: a whole training run in one JSON file, to pause and later continue bit for bit.
 
-A checkpoint holds everything the next step depends on: the config, the dataset's identity (name, where it was
-loaded from, the sha256 of its bytes, its number of documents) and vocabulary, the weights, Adam's moments, the
-step count, the loss of every step so far, both random generators' states and the graph mode. Floats are written
-with `repr` (Python's json does), so every weight comes back to the last bit.
+A checkpoint holds the trainer's state (`microgpt.state`: the weights, Adam's moments, the step count, the loss
+of every step so far, both random generators' states and the learning-rate schedule with every change made to
+it), the config, the dataset's identity (name, where it was loaded from, the sha256 of its bytes, its number of
+documents) and vocabulary, and the graph mode. Floats are written with `repr` (Python's json does), so every
+weight comes back to the last bit.
 
     save_checkpoint(trainer, "run.json")       # atomic: the old file stays whole until the new one is complete
     trainer = load_checkpoint("run.json")      # reloads the dataset, checks it is the same, rebuilds the trainer
 
-Anything wrong (a missing, truncated or foreign file, a different dataset or config, a folder that cannot be
-written) raises `CheckpointError`, whose message is one line saying what is wrong and what to do.
+Anything wrong with reading (a missing, truncated or foreign file, a different dataset or config) raises
+`CheckpointError`; a file that cannot be written raises `microgpt.atomic_file.AtomicWriteError`. Both messages
+are one line saying what is wrong and what to do.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
 import json
-import os
 import random
-import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from microgpt import data
+from microgpt.atomic_file import write_atomically
 from microgpt.config import Config, ConfigError
 from microgpt.data import DataError, Dataset
 from microgpt.model import Matrix, Params, matrix_shapes
+from microgpt.schedule import Schedule, ScheduleError
+from microgpt.state import Matrices, RandomState, TrainerState
 from microgpt.trainer import ENGINES, Trainer
 
 FORMAT = "microgpt-checkpoint"
-VERSION = 1
+VERSION = 2  # 2 added "schedule"; version 1 files (a plain schedule) are still read
+READABLE_VERSIONS = (1, 2)
 
-RandomState = tuple[int, tuple[int, ...], float | None]  # what random.Random.getstate() returns
+
+class HistoryLike(Protocol):
+    """What a checkpoint needs of a run's history (microgpt.history.History) to save it."""
+
+    def to_json(self) -> dict[str, Any]: ...
 
 
 class CheckpointError(ValueError):
@@ -83,13 +90,18 @@ class Checkpoint:
     dataset: DatasetIdentity
     uchars: tuple[str, ...]  # the vocabulary: token ids 0..V-1
     engine: str
-    step: int  # steps taken so far
-    params: dict[str, Matrix]
-    adam_m: dict[str, Matrix]
-    adam_v: dict[str, Matrix]
-    rng_state: RandomState
-    sample_rng_state: RandomState
-    losses: list[float]  # the loss of every step taken, step 1 first
+    state: TrainerState  # everything the next step depends on
+    history: dict[str, Any] | None = None  # the run's saved history, read by History.from_json (microgpt.history)
+
+    @property
+    def step(self) -> int:
+        """Steps taken so far."""
+        return self.state.step
+
+    @property
+    def schedule(self) -> Schedule:
+        """The learning-rate schedule, with its changes."""
+        return self.state.schedule
 
     def load_dataset(self) -> Dataset:
         """Load the dataset the run was trained on from where it was found (a shipped name or a path)."""
@@ -135,14 +147,15 @@ class Checkpoint:
 
     def weights(self) -> Params:
         """A fresh copy of the weights, gradients at 0."""
-        return Params(_copy(self.params), {name: [[0.0] * len(m[0]) for _ in m] for name, m in self.params.items()})
+        data = self.state.params.unpack()
+        return Params(data, {name: [[0.0] * len(m[0]) for _ in m] for name, m in data.items()})
 
     def restore(self, dataset: Dataset | None = None, config: Config | None = None) -> Trainer:
         """A Trainer exactly where the saved one stopped.
 
         `dataset` defaults to loading it again from where it was found; `config`, when given, must equal the
-        recorded one. The trainer is built normally (which redoes the shuffle and the initialisation), then gets
-        the saved weights, moments, step count, losses and generator states.
+        recorded one. The trainer is built normally (which redoes the shuffle and the initialisation), then
+        restored to the saved state.
         """
         if config is not None:
             self.check_config(config)
@@ -150,23 +163,16 @@ class Checkpoint:
             dataset = self.load_dataset()
         self.check_dataset(dataset)
         trainer = Trainer(dataset, self.config, self.engine)
-        for target, source in ((trainer.params.data, self.params), (trainer.adam.m, self.adam_m),
-                               (trainer.adam.v, self.adam_v)):
-            for name, matrix in target.items():
-                matrix[:] = [list(row) for row in source[name]]
-        trainer.params.zero_grad()
-        trainer.step_count = self.step
-        trainer.losses[:] = self.losses
-        trainer.rng.setstate(self.rng_state)
-        trainer.sample_rng.setstate(self.sample_rng_state)
+        trainer.restore(self.state)
         return trainer
 
 
 # --- saving ---
 
-def checkpoint_dict(trainer: Trainer) -> dict[str, Any]:
-    """Everything a checkpoint holds, as JSON-able values."""
+def checkpoint_dict(trainer: Trainer, history: HistoryLike | None = None) -> dict[str, Any]:
+    """Everything a checkpoint holds, as JSON-able values (with the run's history when given)."""
     ident = DatasetIdentity.of(trainer.dataset)
+    state = trainer.state()
     return {
         "format": FORMAT,
         "version": VERSION,
@@ -174,21 +180,22 @@ def checkpoint_dict(trainer: Trainer) -> dict[str, Any]:
         "dataset": {f.name: getattr(ident, f.name) for f in fields(DatasetIdentity)},
         "uchars": list(trainer.dataset.uchars),
         "engine": trainer.engine,
-        "step": trainer.step_count,
-        "steps": trainer.config.steps,
-        "rng": _state_to_json(trainer.rng.getstate()),
-        "sample_rng": _state_to_json(trainer.sample_rng.getstate()),
-        "losses": list(trainer.losses),
-        "params": trainer.params.data,
-        "adam_m": trainer.adam.m,
-        "adam_v": trainer.adam.v,
-    }
+        "step": state.step,
+        "steps": state.schedule.steps,
+        "schedule": state.schedule.to_json(),
+        "rng": _state_to_json(state.rng),
+        "sample_rng": _state_to_json(state.sample_rng),
+        "losses": list(state.losses),
+        "params": state.params.unpack(),
+        "adam_m": state.adam_m.unpack(),
+        "adam_v": state.adam_v.unpack(),
+    } | ({} if history is None else {"history": history.to_json()})
 
 
-def save_checkpoint(trainer: Trainer, path: str | Path) -> None:
-    """Write the trainer's whole state to `path`, atomically: a failure leaves any old file there untouched."""
-    text = _dumps(checkpoint_dict(trainer))
-    _write_atomically(Path(path), text.encode("utf-8"), "checkpoint")
+def save_checkpoint(trainer: Trainer, path: str | Path, history: HistoryLike | None = None) -> None:
+    """Write the trainer's whole state (and history) to `path`, atomically: a failure leaves any old file."""
+    text = _dumps(checkpoint_dict(trainer, history))
+    write_atomically(Path(path), text.encode("utf-8"), "checkpoint")
 
 
 def _dumps(obj: dict[str, Any]) -> str:
@@ -203,94 +210,6 @@ def _dumps(obj: dict[str, Any]) -> str:
         else:
             lines.append(f" {json.dumps(key)}: {json.dumps(value, ensure_ascii=False)}")
     return "{\n" + ",\n".join(lines) + "\n}\n"
-
-
-def check_writable(path: str | Path, what: str = "checkpoint") -> None:
-    """Raise CheckpointError unless a file can be written at `path` (tried by creating and removing a temp file).
-
-    Run it before a long computation whose result goes to `path`, so a typo fails at once.
-    """
-    path = Path(path)
-    if path.is_dir():
-        raise CheckpointError(_why(path, IsADirectoryError(errno.EISDIR, "Is a directory"), what))
-    if path.exists() and not path.is_file():
-        raise CheckpointError(f"cannot write the {what} to {path}: it exists and is not a regular file; "
-                              "choose another path")
-    tmp = None
-    try:
-        fd, tmp = _create_temp(path)
-        os.close(fd)
-    except OSError as error:
-        raise CheckpointError(_why(path, error, what)) from None
-    finally:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-
-
-def _create_temp(path: Path) -> tuple[int, str]:
-    """Create a new hidden temp file beside `path` (permissions as an ordinary new file); its fd and name."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    for _ in range(100):
-        name = str(path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp")
-        try:
-            return os.open(name, flags, 0o666), name
-        except FileExistsError:
-            continue
-    raise FileExistsError(errno.EEXIST, "could not create a temporary file", str(path.parent))
-
-
-def _write_atomically(path: Path, payload: bytes, what: str) -> None:
-    """Write to a temp file in the same folder, flush and fsync it, then rename it onto `path`."""
-    if path.exists() and not path.is_file():
-        check_writable(path, what)  # raises the message for a directory or a device
-    tmp = None
-    try:
-        fd, tmp = _create_temp(path)
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        tmp = None
-        _fsync_folder(path.parent)
-    except OSError as error:
-        raise CheckpointError(_why(path, error, what)) from None
-    finally:  # also on KeyboardInterrupt: never leave a half-written temp file behind
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make the rename itself durable where the platform allows it."""
-    with contextlib.suppress(OSError, AttributeError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def _why(path: Path, error: OSError, what: str) -> str:
-    """One line for a failed write."""
-    folder = path.parent
-    head = f"cannot write the {what} to {path}"
-    if isinstance(error, FileNotFoundError):
-        return f"{head}: folder {folder} does not exist; create it or choose another path"
-    if isinstance(error, NotADirectoryError):
-        return f"{head}: {folder} is not a folder; choose another path"
-    if isinstance(error, IsADirectoryError) or path.is_dir():
-        return f"{head}: it is a directory; give a file name inside it, such as {path / 'run.json'}"
-    if isinstance(error, PermissionError):
-        return f"{head}: permission denied in {folder}; choose a folder you can write to"
-    if error.errno == errno.ENOSPC:
-        return f"{head}: the disk is full; free some space or choose another disk"
-    if error.errno == errno.EDQUOT:
-        return f"{head}: the disk quota is exceeded; free some space or choose another disk"
-    if error.errno == errno.EROFS:
-        return f"{head}: the file system is read-only; choose another path"
-    return f"{head}: {error.strerror or error}; choose another path"
 
 
 # --- loading ---
@@ -331,11 +250,11 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         raise CheckpointError(f"{where} is not a microgpt checkpoint (no \"format\": \"{FORMAT}\" tag); {hint}")
     version = obj.get("version")
-    if isinstance(version, bool) or version != VERSION:
+    if isinstance(version, bool) or version not in READABLE_VERSIONS:
         raise CheckpointError(f"{where} has checkpoint format version {version!r}; this microgpt reads version "
                               f"{VERSION}: use the microgpt that wrote it")
     try:
-        return _parse(where, obj)
+        return _parse(where, obj, version)
     except _Bad as error:
         raise CheckpointError(f"{where} is damaged: {error}; use another checkpoint or save again") from None
 
@@ -344,7 +263,7 @@ class _Bad(Exception):
     """A field of a checkpoint that is missing or malformed (message: which and why)."""
 
 
-def _parse(where: str, obj: dict[str, Any]) -> Checkpoint:
+def _parse(where: str, obj: dict[str, Any], version: int) -> Checkpoint:
     """Check every field of a decoded checkpoint and build the Checkpoint."""
     raw_config = _get(obj, "config", dict)
     names = {f.name for f in fields(Config)}
@@ -376,10 +295,19 @@ def _parse(where: str, obj: dict[str, Any]) -> Checkpoint:
     if engine not in ENGINES:
         raise _Bad(f"engine is {engine!r}, not one of {', '.join(ENGINES)}")
 
+    if version == 1:
+        schedule = Schedule.plain(config.lr, config.steps)
+    else:
+        try:
+            schedule = Schedule.from_json(_get(obj, "schedule", list))
+        except ScheduleError as error:
+            raise _Bad(str(error)) from None
+        if schedule.segments[0] != Schedule.plain(config.lr, config.steps).segments[0]:
+            raise _Bad("the schedule does not start with the config's learning rate and steps")
     step = _get(obj, "step", int)
     steps = _get(obj, "steps", int)
-    if steps != config.steps:
-        raise _Bad(f"steps is {steps} but config.steps is {config.steps}")
+    if steps != schedule.steps:
+        raise _Bad(f"steps is {steps} but the schedule has {schedule.steps}")
     if not 0 <= step <= steps:
         raise _Bad(f"step is {step}, outside 0..{steps}")
     losses = _numbers(_get(obj, "losses", list), "losses")
@@ -387,20 +315,19 @@ def _parse(where: str, obj: dict[str, Any]) -> Checkpoint:
         raise _Bad(f"losses has {len(losses)} values for {step} steps")
 
     shapes = matrix_shapes(config, len(uchars) + 1)
-    return Checkpoint(
-        path=where,
-        config=config,
-        dataset=ident,
-        uchars=tuple(uchars),
-        engine=engine,
+    state = TrainerState(
         step=step,
-        params=_matrices(_get(obj, "params", dict), shapes, "params"),
-        adam_m=_matrices(_get(obj, "adam_m", dict), shapes, "adam_m"),
-        adam_v=_matrices(_get(obj, "adam_v", dict), shapes, "adam_v"),
-        rng_state=_state_from_json(_get(obj, "rng", list), "rng"),
-        sample_rng_state=_state_from_json(_get(obj, "sample_rng", list), "sample_rng"),
-        losses=losses,
+        params=Matrices.pack(_matrices(_get(obj, "params", dict), shapes, "params")),
+        adam_m=Matrices.pack(_matrices(_get(obj, "adam_m", dict), shapes, "adam_m")),
+        adam_v=Matrices.pack(_matrices(_get(obj, "adam_v", dict), shapes, "adam_v")),
+        rng=_state_from_json(_get(obj, "rng", list), "rng"),
+        sample_rng=_state_from_json(_get(obj, "sample_rng", list), "sample_rng"),
+        losses=tuple(losses),
+        schedule=schedule,
     )
+    history = obj.get("history")  # checked by History.from_json when the run is restored
+    return Checkpoint(path=where, config=config, dataset=ident, uchars=tuple(uchars), engine=engine, state=state,
+                      history=history if isinstance(history, dict) else None)
 
 
 def _get(obj: dict[str, Any], key: str, kind: type, prefix: str = "") -> Any:
@@ -444,10 +371,6 @@ def _matrices(obj: dict[str, Any], shapes: list[tuple[str, int, int]], where: st
             raise _Bad(f"{where}.{name} should be a {rows}x{cols} matrix")
         out[name] = [_numbers(r, f"{where}.{name}[{i}]") for i, r in enumerate(m)]
     return out
-
-
-def _copy(matrices: dict[str, Matrix]) -> dict[str, Matrix]:
-    return {name: [list(row) for row in m] for name, m in matrices.items()}
 
 
 def _state_to_json(state: tuple[Any, ...]) -> list[Any]:

@@ -3,6 +3,12 @@
     microgpt train [--dataset NAME|PATH] [--steps N] [--until K] [--save PATH] [--resume PATH] ...
     microgpt sample --resume PATH [--samples K] [--temperature T]
 
+The training flags, the way a trainer is built from them and where a run is saved are defined here once and
+used by `microgpt-tui` too (`add_training_flags`, `build_trainer`, `save_path`). `--resume X --steps N` makes a
+run longer (or shorter, never before its current step): the schedule records the change, so resuming reproduces
+it, and the change is said once on stderr. A resumed run saves back to the file it came from unless --save says
+otherwise.
+
 `train` prints the reference's lines (`num docs`, `vocab size`, `num params`, one `step ... | loss ...` per
 step, then the samples), each step line ended by a carriage return on a terminal, as the reference updates it in
 place, and by a newline otherwise. Any unusable input is one line on stderr and exit status 2; Ctrl-C stops
@@ -13,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import math
 import os
 import random
@@ -23,20 +28,25 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import fields, replace
-from typing import IO, Any
+from typing import IO, Any, overload
 
 from microgpt import __version__
-from microgpt.checkpoint import CheckpointError, check_writable, read_checkpoint, save_checkpoint
+from microgpt.atomic_file import AtomicWriteError, check_writable
+from microgpt.breakpoints import FORMS, BreakpointError, Condition, Watch, parse
+from microgpt.checkpoint import CheckpointError, read_checkpoint, save_checkpoint
 from microgpt.config import Config, ConfigError
 from microgpt.data import SHIPPED, DataError, load_dataset
-from microgpt.report import SampleToken, StepReport
+from microgpt.report import SampleToken
+from microgpt.runlog import RunLog
 from microgpt.sampling import generate
+from microgpt.schedule import ScheduleError
 from microgpt.trainer import ENGINES, Trainer, TrainingDiverged
 
 PROG = "microgpt"
 INFERENCE_HEADER = "--- inference (new, hallucinated names) ---"
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+DEFAULT_CHECKPOINT = "microgpt-checkpoint.json"  # where the app saves when neither --save nor --resume names a file
 
 # command-line flag -> Config field, for the flags that set the run's configuration
 CONFIG_FLAGS = {"n_layer": "--n-layer", "n_embd": "--n-embd", "n_head": "--n-head", "block_size": "--block-size",
@@ -90,48 +100,36 @@ def positive_float(text: str) -> float:
     return value
 
 
+def condition(text: str) -> Condition:
+    """A breakpoint condition (see microgpt.breakpoints)."""
+    try:
+        return parse(text)
+    except BreakpointError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The `microgpt` parser with its `train` and `sample` subcommands."""
     parser = argparse.ArgumentParser(
         prog=PROG, description="Train Karpathy's microgpt in pure Python, bit for bit, and sample from it.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    d = Config()
 
     train = sub.add_parser(
         "train", help="train a model and print its losses and samples, as the reference does",
         description="Train one document per step and print the reference's output. "
                     "Flags left out take the reference's defaults, or the checkpoint's values with --resume.")
-    train.add_argument("--dataset", metavar="NAME|PATH",
-                       help=f"a shipped dataset ({', '.join(SHIPPED)}) or a text file, one document per line "
-                            "(default: names)")
-    train.add_argument("--steps", type=positive_int, metavar="N",
-                       help=f"length of the schedule; the learning rate decays to 0 over it (default: {d.steps})")
-    train.add_argument("--until", type=positive_int, metavar="K",
-                       help="stop after step K of the schedule (with --save: pause, to --resume later)")
-    train.add_argument("--seed", type=whole, metavar="S",
-                       help=f"seed of the shuffle, the initial weights and sampling (default: {d.seed})")
-    train.add_argument("--engine", choices=ENGINES,
-                       help="graph mode: fused (fast) or atomic (the reference's scalar graph); same numbers "
-                            "(default: fused)")
-    train.add_argument("--n-layer", type=positive_int, metavar="L",
-                       help=f"transformer blocks (default: {d.n_layer})")
-    train.add_argument("--n-embd", type=positive_int, metavar="E",
-                       help=f"embedding width, divisible by --n-head (default: {d.n_embd})")
-    train.add_argument("--n-head", type=positive_int, metavar="H",
-                       help=f"attention heads per block (default: {d.n_head})")
-    train.add_argument("--block-size", type=positive_int, metavar="B",
-                       help=f"longest context; documents are cut to B predictions (default: {d.block_size})")
-    train.add_argument("--lr", type=positive_float, metavar="X",
-                       help=f"Adam's learning rate at step 1 (default: {d.lr})")
+    add_training_flags(train)
+    train.add_argument("--break", dest="breaks", type=condition, action="append", default=[], metavar="CONDITION",
+                       help=f"stop after the step where CONDITION becomes true, like --until (repeatable; quote "
+                            f"it: --break 'loss<2.0'): {FORMS}")
     add_sampling_flags(train)
     train.add_argument("--save", metavar="PATH",
-                       help="save a checkpoint when the run stops (at the end, at --until or on Ctrl-C)")
-    train.add_argument("--resume", metavar="PATH",
-                       help="continue the run saved in this checkpoint, bit for bit")
+                       help="save a checkpoint when the run stops (at the end, at --until or on Ctrl-C); "
+                            "default: the --resume file, else nothing is saved")
     train.add_argument("--log-json", metavar="PATH",
-                       help="write one JSON object per step (and the samples) to this file; "
-                            "a resumed run appends")
+                       help="write the run's settings, then one JSON object per step (and the samples) to this "
+                            "file; a resumed run appends")
 
     sample = sub.add_parser(
         "sample", help="print samples from a checkpoint's weights",
@@ -140,6 +138,40 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--resume", metavar="PATH", required=True, help="the checkpoint to sample from")
     add_sampling_flags(sample)
     return parser
+
+
+def add_training_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """The flags that choose a run (dataset, sizes, schedule, seed, graph mode), --resume and --until.
+
+    Shared by `microgpt train` and `microgpt-tui`: `build_trainer` reads them.
+    """
+    d = Config()
+    parser.add_argument("--dataset", metavar="NAME|PATH",
+                        help=f"a shipped dataset ({', '.join(SHIPPED)}) or a text file, one document per line "
+                             "(default: names)")
+    parser.add_argument("--steps", type=positive_int, metavar="N",
+                        help=f"length of the schedule; the learning rate decays to 0 over it (default: {d.steps}); "
+                             "with --resume, the run continues as an N-step run from its next step")
+    parser.add_argument("--until", type=positive_int, metavar="K",
+                        help="pause after step K of the schedule (`microgpt train` stops there; with --save, "
+                             "--resume continues)")
+    parser.add_argument("--seed", type=whole, metavar="S",
+                        help=f"seed of the shuffle, the initial weights and sampling (default: {d.seed})")
+    parser.add_argument("--engine", choices=ENGINES,
+                        help="graph mode: fused (fast) or atomic (the reference's scalar graph); same numbers "
+                             "(default: fused)")
+    parser.add_argument("--n-layer", type=positive_int, metavar="L",
+                        help=f"transformer blocks (default: {d.n_layer})")
+    parser.add_argument("--n-embd", type=positive_int, metavar="E",
+                        help=f"embedding width, divisible by --n-head (default: {d.n_embd})")
+    parser.add_argument("--n-head", type=positive_int, metavar="H",
+                        help=f"attention heads per block (default: {d.n_head})")
+    parser.add_argument("--block-size", type=positive_int, metavar="B",
+                        help=f"longest context; documents are cut to B predictions (default: {d.block_size})")
+    parser.add_argument("--lr", type=positive_float, metavar="X",
+                        help=f"Adam's learning rate at step 1 (default: {d.lr})")
+    parser.add_argument("--resume", metavar="PATH",
+                        help="continue the run saved in this checkpoint, bit for bit")
 
 
 def add_sampling_flags(parser: argparse.ArgumentParser) -> None:
@@ -163,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "sample":
             return run_sample(args, sys.stdout)
         return run_train(args, sys.stdout)
-    except (UsageError, CheckpointError, DataError, ConfigError) as error:
+    except (UsageError, CheckpointError, DataError, ConfigError, ScheduleError, AtomicWriteError) as error:
         return fail(str(error))
     except KeyboardInterrupt:
         sys.stdout.flush()
@@ -189,76 +221,139 @@ def silence_stdout() -> None:
         pass
 
 
-def requested_config(args: argparse.Namespace, base: Config) -> Config:
-    """`base` with the fields given on the command line replaced (validated: ConfigError otherwise)."""
-    given = {name: getattr(args, name) for name in CONFIG_FLAGS if getattr(args, name) is not None}
+def requested_config(args: argparse.Namespace, base: Config, resuming: bool = False) -> Config:
+    """`base` with the fields given on the command line replaced (validated: ConfigError otherwise).
+
+    When resuming, --steps does not change the config: it changes the run's schedule (see build_trainer).
+    """
+    given = {name: getattr(args, name) for name in CONFIG_FLAGS
+             if getattr(args, name) is not None and not (resuming and name == "steps")}
     return replace(base, **given).validate()
 
 
-def build_trainer(args: argparse.Namespace) -> Trainer:
-    """A fresh trainer, or the one in --resume checked against every flag given."""
+def build_trainer(args: argparse.Namespace, note: Callable[[str], None]) -> Trainer:
+    """A fresh trainer, or the one in --resume checked against every flag given, its schedule changed by --steps.
+
+    `note` receives the one sentence that says how --steps changed a resumed run's schedule. --until is checked
+    too (UsageError), so both commands refuse the same values.
+    """
+    change = None
     if args.resume is None:
         dataset = load_dataset(args.dataset or "names")
-        return Trainer(dataset, requested_config(args, Config()), args.engine or "fused")
-    ckpt = read_checkpoint(args.resume)
-    config = requested_config(args, ckpt.config)
-    differing = [f"{CONFIG_FLAGS[f.name]} {getattr(config, f.name)!r} (the checkpoint has "
-                 f"{getattr(ckpt.config, f.name)!r})"
-                 for f in fields(Config) if getattr(config, f.name) != getattr(ckpt.config, f.name)]
-    if differing:
-        raise UsageError(f"{args.resume} was trained with other settings: asked for {'; '.join(differing)}; "
-                         "leave these flags out to continue with the checkpoint's values")
-    dataset = load_dataset(args.dataset) if args.dataset else ckpt.load_dataset()
-    trainer = ckpt.restore(dataset, config)
-    if args.engine:
-        trainer.engine = args.engine
+        trainer = Trainer(dataset, requested_config(args, Config()), args.engine or "fused")
+    else:
+        ckpt = read_checkpoint(args.resume)
+        config = requested_config(args, ckpt.config, resuming=True)
+        differing = [f"{CONFIG_FLAGS[f.name]} {getattr(config, f.name)!r} (the checkpoint has "
+                     f"{getattr(ckpt.config, f.name)!r})"
+                     for f in fields(Config) if getattr(config, f.name) != getattr(ckpt.config, f.name)]
+        if differing:
+            raise UsageError(f"{args.resume} was trained with other settings: asked for {'; '.join(differing)}; "
+                             "leave these flags out to continue with the checkpoint's values")
+        dataset = load_dataset(args.dataset) if args.dataset else ckpt.load_dataset()
+        trainer = ckpt.restore(dataset, config)
+        if args.engine:
+            trainer.engine = args.engine
+        change = change_steps(trainer, args.steps, args.resume)
+    check_until(trainer, args.until, args.resume)
+    if change is not None:
+        note(change)  # once the command line is known to be good
     return trainer
+
+
+def change_steps(trainer: Trainer, steps: int | None, resumed_from: str) -> str | None:
+    """Make a resumed run `steps` long from its next step (UsageError if it cannot be); the sentence saying so."""
+    if steps is None or steps == trainer.steps:
+        return None
+    k = trainer.step_count
+    if steps <= k:
+        raise UsageError(f"--steps {steps} is not after step {k}, where {resumed_from} stopped; give more than "
+                         f"{k} steps to continue the run")
+    verb = "extends" if steps > trainer.steps else "shortens"
+    trainer.extend(steps)
+    return f"--steps {steps} {verb} the run from step {k + 1}: {trainer.schedule.describe()}"
+
+
+def check_until(trainer: Trainer, until: int | None, resumed_from: str | None) -> None:
+    """Refuse an --until past the end of the schedule or not after the step a run resumes from."""
+    if until is None:
+        return
+    steps, k = trainer.steps, trainer.step_count
+    if until > steps:
+        raise UsageError(f"--until {until} is past the end of the schedule (--steps {steps}); "
+                         f"give a step from {k + 1} to {steps}")
+    if until <= k:
+        raise UsageError(f"--until {until} is not after step {k}, where {resumed_from} stopped; "
+                         f"give a step from {k + 1} to {steps}")
+
+
+@overload
+def save_path(args: argparse.Namespace, default: str) -> str: ...
+@overload
+def save_path(args: argparse.Namespace, default: None = None) -> str | None: ...
+def save_path(args: argparse.Namespace, default: str | None = None) -> str | None:
+    """Where a run saves: --save if given, else the file it was resumed from, else `default`."""
+    save: str | None = args.save
+    resume: str | None = args.resume
+    return save if save is not None else resume if resume is not None else default
+
+
+def say(message: str) -> None:
+    """One line on stderr, after whatever stdout holds."""
+    sys.stdout.flush()
+    print(f"{PROG}: {message}", file=sys.stderr)
 
 
 def run_train(args: argparse.Namespace, out: IO[str]) -> int:
     """`microgpt train`."""
-    for path, what in ((args.save, "checkpoint"), (args.log_json, "JSON log")):
-        if path is not None:
+    save = save_path(args)
+    for path, what in ((save, "checkpoint"), (args.log_json, "JSON log")):
+        if path is None:
+            continue
+        try:
             check_writable(path, what)  # before the dataset and the training: a typo fails at once
-    trainer = build_trainer(args)
-    steps = trainer.config.steps
+        except AtomicWriteError as error:
+            if path is save and args.save is None:  # the default: back to the --resume file
+                raise UsageError(f"{error} (a resumed run saves back to the file it came from; give --save PATH "
+                                 "to save elsewhere)") from None
+            raise
+    trainer = build_trainer(args, say)
+    steps = trainer.steps
     until = steps if args.until is None else args.until
-    if until > steps:
-        raise UsageError(f"--until {until} is past the end of the schedule (--steps {steps}); "
-                         f"give a step from {trainer.step_count + 1} to {steps}")
-    if args.until is not None and until <= trainer.step_count:
-        raise UsageError(f"--until {until} is not after step {trainer.step_count}, where {args.resume} stopped; "
-                         f"give a step from {trainer.step_count + 1} to {steps}")
-    log = open_log(args.log_json, append=args.resume is not None)
+    log = None if args.log_json is None else RunLog.open(args.log_json, trainer, append=args.resume is not None)
+    if log is not None and log.file.dropped_torn:
+        say(f"dropped the torn last line of {args.log_json} (a write cut short) before appending")
     restore_gc = tune_gc()
     try:
         out.write(f"num docs: {len(trainer.dataset.docs)}\nvocab size: {trainer.dataset.vocab_size}\n"
                   f"num params: {trainer.num_params}\n")
+        watch = Watch(trainer, args.breaks) if args.breaks else None
         try:
-            interrupted = train_until(trainer, until, out, log)
+            interrupted = train_until(trainer, until, out, log, watch)
         except TrainingDiverged as error:
             out.write("\n" if out.isatty() else "")
-            if args.save is not None:
-                save_checkpoint(trainer, args.save)  # the last good step
+            if save is not None:
+                save_checkpoint(trainer, save)  # the last good step
             raise UsageError(f"{error}; try a smaller --lr") from None
-        if args.save is not None:
-            save_checkpoint(trainer, args.save)
-        if interrupted:
-            out.flush()
-            saved = (f"saved to {args.save}; continue with: {PROG} train --resume {args.save}" if args.save
-                     else "not saved (add --save PATH to keep a run)")
-            print(f"{PROG}: interrupted after step {trainer.step_count} of {steps}; {saved}", file=sys.stderr)
-            return EXIT_INTERRUPTED
-        if not trainer.done:
-            out.flush()
-            saved = (f"saved to {args.save}; continue with: {PROG} train --resume {args.save}" if args.save
+        if save is not None:
+            save_checkpoint(trainer, save)
+        hits = watch.hits if watch is not None else []
+        if interrupted or hits or not trainer.done:
+            saved = (f"saved step {trainer.step_count} to {save}; continue with: {PROG} train --resume {save}"
+                     if save else "not saved (add --save PATH to keep a run)" if interrupted
                      else "not saved (add --save PATH to continue later)")
-            print(f"{PROG}: paused after step {trainer.step_count} of {steps}; {saved}", file=sys.stderr)
-        if trainer.done and args.samples:
+            stopped = "interrupted" if interrupted else "paused"
+            why = "; ".join(map(str, hits)) if hits else f"{stopped} after step {trainer.step_count} of {steps}"
+            say(f"{why}; {saved}")
+            if interrupted:
+                return EXIT_INTERRUPTED
+        if trainer.done and args.samples and not hits:
             out.write(INFERENCE_HEADER + "\n")
             texts = print_samples(lambda: trainer.sample(args.temperature), args.samples, out)
             if log is not None:
-                log.write(json.dumps({"samples": texts, "temperature": args.temperature}) + "\n")
+                log.samples(texts, args.temperature)
+        if trainer.done and save is not None and not hits:
+            say(f"saved step {trainer.step_count} to {save}")  # after the reference's output, not inside it
         out.flush()
         return 0
     finally:
@@ -267,19 +362,8 @@ def run_train(args: argparse.Namespace, out: IO[str]) -> int:
             log.close()
 
 
-def open_log(path: str | None, append: bool) -> IO[str] | None:
-    """The --log-json file, opened for writing (appending when resuming), or None."""
-    if path is None:
-        return None
-    try:
-        return open(path, "a" if append else "w", encoding="utf-8")
-    except OSError as error:
-        raise UsageError(f"cannot write the JSON log to {path}: {error.strerror or error}; "
-                         "choose another path") from None
-
-
-def train_until(trainer: Trainer, until: int, out: IO[str], log: IO[str] | None) -> bool:
-    """Train up to step `until`, printing each step; returns True when Ctrl-C stopped it early.
+def train_until(trainer: Trainer, until: int, out: IO[str], log: RunLog | None, watch: Watch | None = None) -> bool:
+    """Train up to step `until` or a breakpoint of `watch`, printing each step; True when Ctrl-C stopped it early.
 
     The first Ctrl-C lets the current step finish (so the trainer is whole and can be saved); a second one
     interrupts at once.
@@ -287,7 +371,7 @@ def train_until(trainer: Trainer, until: int, out: IO[str], log: IO[str] | None)
     tty = out.isatty()
     end = "\r" if tty else "\n"
     stop = threading.Event()
-    steps = trainer.config.steps
+    steps = trainer.steps
     last_flush = time.monotonic()
     stepped = False
     with ctrl_c_sets(stop):
@@ -298,13 +382,15 @@ def train_until(trainer: Trainer, until: int, out: IO[str], log: IO[str] | None)
             stepped = True
             out.write(f"step {report.step:4d} / {steps:4d} | loss {report.loss:.4f}{end}")
             if log is not None:
-                log.write(json.dumps(step_record(report, seconds)) + "\n")
+                log.step(report, seconds)
+            if watch is not None and watch.check(report):
+                break
             if tty and time.monotonic() - last_flush > 0.05:
                 out.flush()
                 last_flush = time.monotonic()
     if tty and stepped:
         out.write("\n")  # end the line updated in place (the reference's "\n--- inference")
-    return stop.is_set() and trainer.step_count < until
+    return stop.is_set() and trainer.step_count < until and not (watch and watch.hits)
 
 
 class ctrl_c_sets:
@@ -329,23 +415,6 @@ class ctrl_c_sets:
             signal.signal(signal.SIGINT, self.previous)
 
 
-def step_record(report: StepReport, seconds: float) -> dict[str, Any]:
-    """One line of --log-json: the step's numbers at full precision."""
-    return {
-        "step": report.step,
-        "steps": report.steps,
-        "loss": report.loss,
-        "lr": report.lr,
-        "doc": report.doc,
-        "engine": report.engine,
-        "graph_nodes": report.graph.nodes,
-        "graph_edges": report.graph.edges,
-        "grad_norms": {m.name: m.grad_norm for m in report.matrices},
-        "position_losses": list(report.position_losses),
-        "seconds": seconds,
-    }
-
-
 def print_samples(draw: Callable[[], Iterator[SampleToken]], k: int, out: IO[str]) -> list[str]:
     """Draw k samples one after another and print them as the reference does; returns their texts."""
     texts = []
@@ -359,11 +428,16 @@ def print_samples(draw: Callable[[], Iterator[SampleToken]], k: int, out: IO[str
 
 
 def run_sample(args: argparse.Namespace, out: IO[str]) -> int:
-    """`microgpt sample`: samples from a checkpoint's weights and sampling generator (the checkpoint is unchanged)."""
+    """`microgpt sample`: a header line, then samples from a checkpoint's weights and sampling generator.
+
+    The checkpoint is unchanged.
+    """
     ckpt = read_checkpoint(args.resume)
     params, vocabulary = ckpt.weights(), ckpt.vocabulary()
     rng = random.Random()
-    rng.setstate(ckpt.sample_rng_state)
+    rng.setstate(ckpt.state.sample_rng)
+    out.write(f"--- samples of {args.resume}: step {ckpt.step} of {ckpt.schedule.steps}, dataset "
+              f"{ckpt.dataset.name}, temperature {args.temperature} ---\n")
     print_samples(lambda: generate(params, ckpt.config, vocabulary, rng, args.temperature), args.samples, out)
     out.flush()
     return 0

@@ -14,35 +14,18 @@ Parameters are rows of the model's matrices; each node adds into the matching ro
 from __future__ import annotations
 
 import math
-import sys
-from collections.abc import Iterable, Sequence
-from functools import reduce
+from collections import Counter
+from collections.abc import Sequence
 from itertools import repeat
 from operator import add, mul
 from typing import Any
 
+from microgpt.autograd import STAGES
+from microgpt.floats import plain_dot, plain_sum
+from microgpt.report import GraphCensus
+
 Vector = list[float]
 Matrix = list[list[float]]
-
-if sys.version_info < (3, 12):
-    plain_sum = sum  # floats added left to right from the int 0 (or `start`), as the reference's sum()
-else:  # from 3.12 the builtin sum() of floats is compensated: keep the plain left-to-right order
-    def plain_sum(items: Iterable[float], start: float = 0) -> float:
-        """Floats added left to right from the int 0 (or `start`), as the reference's sum() on 3.11."""
-        result: float = reduce(add, items, start)
-        return result
-
-
-def dot(a: Sequence[float], b: Sequence[float]) -> float:
-    """sum(a_i * b_i), starting from 0 and adding left to right."""
-    result: float = plain_sum(map(mul, a, b))
-    return result
-
-
-def total(xs: Iterable[float]) -> float:
-    """sum(xs), starting from 0 and adding left to right."""
-    result: float = plain_sum(xs)
-    return result
 
 
 def backprop_rows(w: Matrix, gw: Matrix, xs: Vector, g_out: Vector, order: Sequence[int], gx: Vector) -> Vector:
@@ -70,6 +53,11 @@ class Node:
     data: Any
     grad: Any
     children: tuple[Node, ...]
+
+    @property
+    def kind(self) -> Node:
+        """What made the node (its `op`) and where (its `stage`): the node itself, as `Value.kind` for atoms."""
+        return self
 
     def backward_step(self) -> None:
         """Add this node's contributions to its children's and parameters' grads."""
@@ -112,7 +100,7 @@ class RMSNorm(Node):
 
     def __init__(self, x: Node, stage: str) -> None:
         xs = x.data
-        ms = total(list(map(mul, xs, xs))) * len(xs) ** -1
+        ms = plain_sum(list(map(mul, xs, xs))) * len(xs) ** -1
         self.ms_eps = ms + 1e-5
         self.scale = scale = self.ms_eps ** -0.5
         self.data = [xi * scale for xi in xs]
@@ -270,14 +258,14 @@ class Head(Node):
         e = cur.n_embd
         q = cur.data[lo:lo + hd]
         self.scale = scale = (hd ** 0.5) ** -1
-        logits = [dot(q, c.data[e + lo:e + lo + hd]) * scale for c in cache]
+        logits = [plain_dot(q, c.data[e + lo:e + lo + hd]) * scale for c in cache]
         max_val = max(logits)
         exps = [math.exp(v + -max_val) for v in logits]
-        tot = total(exps)
+        tot = plain_sum(exps)
         pw = tot ** -1
         weights = [x * pw for x in exps]
         vo = 2 * e + lo
-        self.data = [total([w * c.data[vo + j] for w, c in zip(weights, cache)]) for j in range(hd)]
+        self.data = [plain_sum([w * c.data[vo + j] for w, c in zip(weights, cache)]) for j in range(hd)]
         self.grad = [0.0] * hd
         # the search meets this position's q first, then the cached k's in order
         self.children = (cur, *cache[:-1])
@@ -325,7 +313,7 @@ class CrossEntropy(Node):
         ls = logits.data
         max_val = max(ls)
         self.exps = exps = [math.exp(v + -max_val) for v in ls]
-        self.total = tot = total(exps)
+        self.total = tot = plain_sum(exps)
         self.pw = tot ** -1
         self.p = p = exps[target] * self.pw
         self.data = math.log(p) * -1
@@ -357,7 +345,7 @@ class Mean(Node):
 
     def __init__(self, losses: list[CrossEntropy]) -> None:
         self.c = c = 1 / len(losses)
-        self.data = total([x.data for x in losses]) * c
+        self.data = plain_sum([x.data for x in losses]) * c
         self.grad = 0.0
         self.children = tuple(losses)
 
@@ -365,3 +353,47 @@ class Mean(Node):
         g = self.c * self.grad
         for x in self.children:
             x.grad += g
+
+
+def backprop(nodes: Sequence[Node]) -> None:
+    """Run a stretch of a depth-first post-order backwards: each node's backward step, last node first."""
+    for node in reversed(nodes):
+        node.backward_step()
+
+
+def fused_census(order: Sequence[Node], roots: Sequence[Node] = ()) -> GraphCensus:
+    """Count a fused graph: its op nodes plus every parameter scalar they read, and the edges to both.
+
+    `order` is a post-order (from `roots`, which the count does not need: every node's height is at hand).
+    """
+    whole: dict[str, int] = {}
+    rows: dict[tuple[str, int], int] = {}
+    edges = 0
+    height: dict[int, int] = {}
+    for node in order:  # children before parents
+        reads = node.params_read()
+        below = 1 if reads else 0  # a parameter leaf under this node
+        for c in node.children:
+            below = max(below, height[id(c)])
+        height[id(node)] = below + 1
+        edges += len(node.children)
+        for name, row, count in reads:
+            edges += count
+            if row is None:
+                whole[name] = count
+            else:
+                rows[name, row] = count
+    params = sum(whole.values()) + sum(n for (name, _), n in rows.items() if name not in whole)
+    by_op = Counter(node.op for node in order)
+    by_op["param"] = params
+    by_stage = Counter(node.stage for node in order)
+    by_stage["params"] = params
+    return GraphCensus(
+        nodes=len(order) + params,
+        edges=edges,
+        depth=max(height.values()) if order else 0,
+        params=params,
+        constants=0,
+        by_op=tuple(by_op.most_common()),
+        by_stage=tuple((s, by_stage[s]) for s in STAGES if by_stage[s]),
+    )

@@ -7,17 +7,23 @@ position and extend the document's KV cache, exactly as the reference's `gpt()` 
     x = rmsnorm(wte[token] + wpe[pos])
     per layer:  x = x + attn_wo . heads(rmsnorm(x)),   x = x + mlp_fc2 . relu(mlp_fc1 . rmsnorm(x))
     logits = lm_head . x
+
+`MODES` names the two graph modes; a `GraphMode` is all the trainer needs of one (its forward, its backward
+over a stretch of the walk, its census), so the trainer never asks which mode it has.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from microgpt import autograd as ag
 from microgpt import fused as fu
 from microgpt.autograd import Value
 from microgpt.config import Config
+from microgpt.report import GraphCensus
 
 Matrix = list[list[float]]
 
@@ -83,9 +89,10 @@ class Params:
 class Output:
     """What one position's forward leaves behind: the logits node and each layer's attention rows."""
 
-    logits: object  # a list of Value (atomic) or a fu.Linear node (fused)
+    logits: Any  # a list of Value (atomic) or a fu.Linear node (fused)
     logit_data: list[float]
     attention: list[list[list[float]]]  # [layer][head] -> weights over positions 0..pos
+    scores: list[list[list[float]]]  # [layer][head] -> q.k / sqrt(head_dim) over positions 0..pos
 
 
 class AtomicForward:
@@ -99,8 +106,11 @@ class AtomicForward:
 
     def collect_grads(self, params: Params) -> None:
         """Copy the leaves' gradients into params.grad."""
-        for name, w in self.p.items():
-            params.grad[name] = [[float(v.grad) for v in row] for row in w]
+        params.grad.update(self.grads(params))
+
+    def grads(self, params: Params) -> dict[str, Matrix]:
+        """The gradients accumulated in the parameter leaves so far."""
+        return {name: [[float(v.grad) for v in row] for row in w] for name, w in self.p.items()}
 
     @staticmethod
     def linear(x: list[Value], w: list[list[Value]], stage: ag.Stage) -> list[Value]:
@@ -130,6 +140,7 @@ class AtomicForward:
         x = [ag.add(t, q, ag.EMBEDDING) for t, q in zip(p["wte"][token], p["wpe"][pos])]
         x = self.rmsnorm(x, ag.EMBEDDING)
         attention = []
+        scores = []
         for li in range(c.n_layer):
             st = ag.ATTENTION
             x_residual = x
@@ -141,6 +152,7 @@ class AtomicForward:
             self.values[li].append(v)
             x_attn: list[Value] = []
             rows = []
+            scaled = []
             for h in range(c.n_head):
                 hs = h * hd
                 q_h = q[hs:hs + hd]
@@ -148,9 +160,11 @@ class AtomicForward:
                 v_h = [vi[hs:hs + hd] for vi in self.values[li]]
                 logits = [ag.mul_const(ag.dot(q_h, k_t, st), inv_sqrt, st) for k_t in k_h]
                 weights = self.softmax(logits, st)
+                scaled.append([v.data for v in logits])
                 rows.append([w.data for w in weights])
                 x_attn += [ag.dot(weights, [v_t[j] for v_t in v_h], st) for j in range(hd)]
             attention.append(rows)
+            scores.append(scaled)
             x = self.linear(x_attn, p[f"layer{li}.attn_wo"], st)
             x = [ag.add(a, b, st) for a, b in zip(x, x_residual)]
             st = ag.MLP
@@ -161,7 +175,7 @@ class AtomicForward:
             x = self.linear(x, p[f"layer{li}.mlp_fc2"], st)
             x = [ag.add(a, b, st) for a, b in zip(x, x_residual)]
         logits = self.linear(x, p["lm_head"], ag.LM_HEAD)
-        return Output(logits, [v.data for v in logits], attention)
+        return Output(logits, [v.data for v in logits], attention, scores)
 
     @staticmethod
     def position_loss(logits: list[Value], target: int) -> Value:
@@ -187,6 +201,13 @@ class FusedForward:
         self.params = params
         self.cache: list[list[fu.QKV]] = [[] for _ in range(config.n_layer)]
 
+    def collect_grads(self, params: Params) -> None:
+        """Nothing to do: the fused nodes add their gradients straight into params.grad."""
+
+    def grads(self, params: Params) -> dict[str, Matrix]:
+        """The gradients accumulated so far."""
+        return params.grad
+
     def __call__(self, token: int, pos: int) -> Output:
         c = self.config
         w, g = self.params.data, self.params.grad
@@ -194,6 +215,7 @@ class FusedForward:
         x: fu.Node = fu.Embed(w["wte"], w["wpe"], g["wte"], g["wpe"], token, pos)
         x = fu.RMSNorm(x, "embedding")
         attention = []
+        scores = []
         for li in range(c.n_layer):
             pre = f"layer{li}."
             names = (pre + "attn_wq", pre + "attn_wk", pre + "attn_wv")
@@ -204,6 +226,7 @@ class FusedForward:
             cache.append(qkv)
             heads = tuple(fu.Head(cache, h * hd, hd) for h in range(c.n_head))
             attention.append([h.weights for h in heads])
+            scores.append([h.logits for h in heads])
             name = pre + "attn_wo"
             x = fu.Residual(w[name], g[name], name, fu.Concat(heads), x, "attention")
             xn = fu.RMSNorm(x, "mlp")
@@ -212,7 +235,7 @@ class FusedForward:
             name = pre + "mlp_fc2"
             x = fu.Residual(w[name], g[name], name, hidden, x, "mlp")
         logits = fu.Linear(w["lm_head"], g["lm_head"], "lm_head", x, "lm_head")
-        return Output(logits, logits.data, attention)
+        return Output(logits, logits.data, attention, scores)
 
     @staticmethod
     def position_loss(logits: fu.Linear, target: int) -> fu.CrossEntropy:
@@ -223,3 +246,29 @@ class FusedForward:
     def mean_loss(losses: list[fu.CrossEntropy]) -> fu.Mean:
         """(1 / n) * sum(losses)."""
         return fu.Mean(losses)
+
+
+Forward = AtomicForward | FusedForward
+
+
+@dataclass(frozen=True)
+class GraphMode:
+    """One way to build a document's graph: everything the trainer needs of it, so it never asks which."""
+
+    name: str
+    forward: Callable[[Params, Config], Forward]  # a document's forward, position by position
+    backprop: Callable[[Sequence[Any]], None]  # the chain rule over a stretch of the walk, last node first
+    census: Callable[[Sequence[Any], Sequence[Any]], GraphCensus]  # count a walk from these roots
+    split_stages: bool  # backward pieces are also cut where the model stage changes (too often in atomic)
+    forward_source: tuple[Callable[..., Any], ...]  # the code of one forward position and its loss
+    loss_source: tuple[Callable[..., Any], ...]  # the code of the mean loss
+
+
+MODES: dict[str, GraphMode] = {
+    "fused": GraphMode("fused", FusedForward, fu.backprop, fu.fused_census, True,
+                       (FusedForward.__call__, fu.Head.__init__, fu.CrossEntropy.__init__),
+                       (FusedForward.mean_loss, fu.Mean.__init__)),
+    "atomic": GraphMode("atomic", AtomicForward, ag.chain_rule, ag.atomic_census, False,
+                        (AtomicForward.__call__, AtomicForward.softmax, AtomicForward.position_loss),
+                        (AtomicForward.mean_loss, ag.total)),
+}

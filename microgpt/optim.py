@@ -1,4 +1,4 @@
-"""Adam with the reference's linear learning-rate decay, in the reference's exact float operations."""
+"""Adam, in the reference's exact float operations; the learning rate of each step comes from `microgpt.schedule`."""
 
 from __future__ import annotations
 
@@ -8,11 +8,6 @@ from itertools import chain
 
 from microgpt.config import Config
 from microgpt.model import Matrix, Params
-
-
-def lr_at(config: Config, step: int) -> float:
-    """Learning rate of 1-based step `step`: lr * (1 - (step - 1) / steps)."""
-    return config.lr * (1 - (step - 1) / config.steps)
 
 
 def norm(w: Matrix) -> float:
@@ -34,12 +29,12 @@ class Adam:
             return {name: [[0.0] * len(w[0]) for _ in w] for name, w in params.data.items()}
         return cls(z(), z())
 
-    def update(self, params: Params, config: Config, step: int) -> dict[str, float]:
-        """One update with the gradients in params.grad; returns each matrix's update norm.
+    def update(self, params: Params, config: Config, step: int, lr_t: float) -> dict[str, float]:
+        """One update of step `step` at learning rate `lr_t` (the schedule's) with the gradients in params.grad;
+        returns each matrix's update norm.
 
         m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g**2;  p -= lr_t * (m / (1-b1**s)) / ((v / (1-b2**s)) ** 0.5 + eps)
         """
-        lr_t = lr_at(config, step)
         b1, b2, eps = config.beta1, config.beta2, config.eps
         c1, c2 = 1 - b1, 1 - b2
         d1, d2 = 1 - b1 ** step, 1 - b2 ** step

@@ -7,13 +7,12 @@ position 0, stopping when BOS is drawn or the block is full.
 
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Iterator, Sequence
 
 from microgpt.config import Config
 from microgpt.data import Dataset
-from microgpt.fused import total
+from microgpt.floats import softmax
 from microgpt.model import FusedForward, Params
 from microgpt.report import BOS_LABEL, SampleToken
 
@@ -23,11 +22,7 @@ def softmax_probs(logits: Sequence[float], temperature: float) -> tuple[float, .
     if not temperature > 0:
         raise ValueError(f"temperature must be positive, got {temperature!r}")
     inv = temperature ** -1
-    scaled = [v * inv for v in logits]
-    max_val = max(scaled)
-    exps = [math.exp(v + -max_val) for v in scaled]
-    pw = total(exps) ** -1
-    return tuple(e * pw for e in exps)
+    return tuple(softmax([v * inv for v in logits]))
 
 
 def top_candidates(probs: Sequence[float], dataset: Dataset, k: int = 5) -> tuple[tuple[str, float], ...]:

@@ -12,10 +12,12 @@ import sys
 from typing import NoReturn
 
 from microgpt import cli
+from microgpt.atomic_file import AtomicWriteError, check_writable
 from microgpt.checkpoint import CheckpointError
-from microgpt.config import Config, ConfigError
-from microgpt.data import SHIPPED, DataError
-from microgpt.trainer import ENGINES, Trainer
+from microgpt.config import ConfigError
+from microgpt.data import DataError
+from microgpt.schedule import ScheduleError
+from microgpt.trainer import Trainer
 from microgpt_tui.palette import COLOR_MODES, RICH_COLOR_SYSTEMS, ColorMode, detect_color_mode
 
 PROG = "microgpt-tui"
@@ -38,8 +40,7 @@ def fail(message: str) -> NoReturn:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command line: the training flags of `microgpt train`, then the app's own."""
-    d = Config()
+    """The command line: the training flags of `microgpt train` (defined there), then the app's own."""
     parser = _Parser(
         prog=PROG,
         description="Train Karpathy's microgpt step by step in pure Python and watch it learn. Keys: space "
@@ -47,31 +48,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train = parser.add_argument_group("training (as `microgpt train`; flags left out take the reference's "
                                       "defaults, or the checkpoint's values with --resume)")
-    train.add_argument("--dataset", metavar="NAME|PATH",
-                       help=f"a shipped dataset ({', '.join(SHIPPED)}) or a text file, one document per line "
-                            "(default: names)")
-    train.add_argument("--steps", type=cli.positive_int, metavar="N",
-                       help=f"length of the schedule; the learning rate decays to 0 over it (default: {d.steps})")
-    train.add_argument("--seed", type=cli.whole, metavar="S",
-                       help=f"seed of the shuffle, the initial weights and sampling (default: {d.seed})")
-    train.add_argument("--engine", choices=ENGINES,
-                       help="graph mode: fused (fast) or atomic (the reference's scalar graph); same numbers "
-                            "(default: fused; m switches)")
-    train.add_argument("--n-layer", type=cli.positive_int, metavar="L",
-                       help=f"transformer blocks (default: {d.n_layer})")
-    train.add_argument("--n-embd", type=cli.positive_int, metavar="E",
-                       help=f"embedding width, divisible by --n-head (default: {d.n_embd})")
-    train.add_argument("--n-head", type=cli.positive_int, metavar="H",
-                       help=f"attention heads per block (default: {d.n_head})")
-    train.add_argument("--block-size", type=cli.positive_int, metavar="B",
-                       help=f"longest context; documents are cut to B predictions (default: {d.block_size})")
-    train.add_argument("--lr", type=cli.positive_float, metavar="X",
-                       help=f"Adam's learning rate at step 1 (default: {d.lr})")
-    train.add_argument("--resume", metavar="PATH", help="continue the run saved in this checkpoint, bit for bit")
+    cli.add_training_flags(train)
     app = parser.add_argument_group("the app")
-    app.add_argument("--save", default="microgpt-checkpoint.json", metavar="PATH",
-                     help="where ctrl+s saves a checkpoint (default: microgpt-checkpoint.json)")
+    app.add_argument("--save", metavar="PATH",
+                     help="where ctrl+s saves a checkpoint (default: the --resume file, else "
+                          f"{cli.DEFAULT_CHECKPOINT})")
     app.add_argument("--paused", action="store_true", help="start paused (default: training starts at once)")
+    app.add_argument("--speed", type=cli.positive_float, metavar="S",
+                     help="start with at most S training steps per second ([ and ] change it; default: unlimited)")
     app.add_argument("--fps", type=cli.positive_float, default=3.0, metavar="F",
                      help="redraws per second of the training panes while training (default: 3); "
                           "key presses always redraw at once")
@@ -83,9 +67,25 @@ def build_parser() -> argparse.ArgumentParser:
 def make_trainer(args: argparse.Namespace) -> Trainer:
     """A fresh trainer, or the checkpoint's (checked against every flag given), as `microgpt train` builds it."""
     try:
-        return cli.build_trainer(args)
-    except (cli.UsageError, CheckpointError, DataError, ConfigError) as error:
+        return cli.build_trainer(args, note)
+    except (cli.UsageError, CheckpointError, DataError, ConfigError, ScheduleError) as error:
         fail(str(error))
+
+
+def note(message: str) -> None:
+    """One line on stderr (before the screen changes), e.g. how --steps changed a resumed run's schedule."""
+    print(f"{PROG}: {message}", file=sys.stderr)
+
+
+def save_path(args: argparse.Namespace) -> str:
+    """Where ctrl+s saves: --save, else the --resume file, else the default checkpoint; checked writable now."""
+    path = cli.save_path(args, cli.DEFAULT_CHECKPOINT)
+    if args.save is not None:  # a path the user typed: a typo fails before the screen changes
+        try:
+            check_writable(path, "checkpoint")
+        except AtomicWriteError as error:
+            fail(str(error))
+    return path
 
 
 def color_mode(choice: str) -> ColorMode:
@@ -104,13 +104,15 @@ def main(argv: list[str] | None = None) -> int:
     """Run the app; bad input gives one line on stderr and exit status 2 before the screen changes."""
     args = build_parser().parse_args(argv)
     trainer = make_trainer(args)
+    save = save_path(args)
     mode = color_mode(args.color)
     # Textual repaints at most TEXTUAL_FPS times a second (60 by default). The training panes cap their own
     # redraws (--fps) and take turns; a higher ceiling only means a key press never waits for the next 1/60 s.
     os.environ.setdefault("TEXTUAL_FPS", str(TEXTUAL_FPS))
     from microgpt_tui.app import MicroGPTApp  # after color_mode(): Textual reads its settings on import
 
-    app = MicroGPTApp(trainer, paused=args.paused, fps=args.fps, save_path=args.save, color_mode=mode)
+    app = MicroGPTApp(trainer, paused=args.paused, fps=args.fps, save_path=save, color_mode=mode, until=args.until,
+                      speed=args.speed)
     sys.setswitchinterval(SWITCH_INTERVAL)
     restore_gc = cli.tune_gc()  # the step graphs are acyclic: freeze the model, collect rarely
     try:

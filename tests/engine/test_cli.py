@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from microgpt import cli
-from microgpt.checkpoint import read_checkpoint, save_checkpoint
+from microgpt import __version__, cli
+from microgpt.checkpoint import docs_digest, read_checkpoint, save_checkpoint
 from microgpt.config import Config
 from microgpt.data import load_dataset
 from microgpt.report import StepReport
@@ -123,7 +123,7 @@ def test_until_save_resume_equals_one_straight_run(capsys: pytest.CaptureFixture
     code, first, err = run(capsys, "train", "--dataset", tiny, "--steps", "9", "--until", "4", "--save", ckpt,
                            "--samples", "5", *SMALL)
     assert code == 0 and not sample_lines(first)
-    assert err == (f"microgpt: paused after step 4 of 9; saved to {ckpt}; "
+    assert err == (f"microgpt: paused after step 4 of 9; saved step 4 to {ckpt}; "
                    f"continue with: microgpt train --resume {ckpt}\n")
     assert read_checkpoint(ckpt).step == 4
     code, second, _ = run(capsys, "train", "--resume", ckpt, "--until", "7", "--save", ckpt, "--samples", "5")
@@ -136,6 +136,147 @@ def test_until_save_resume_equals_one_straight_run(capsys: pytest.CaptureFixture
     assert second.splitlines()[:3] == straight.splitlines()[:3]  # the header again
 
 
+def test_a_resumed_run_saves_back_to_its_file(capsys: pytest.CaptureFixture[str], tiny: str, tmp_path: Path) -> None:
+    ckpt, other = str(tmp_path / "run.json"), str(tmp_path / "other.json")
+    assert run(capsys, "train", "--dataset", tiny, "--steps", "6", "--until", "2", "--save", ckpt, *SMALL)[0] == 0
+    code, _, err = run(capsys, "train", "--resume", ckpt, "--until", "4")
+    assert code == 0 and read_checkpoint(ckpt).step == 4
+    assert err == f"microgpt: paused after step 4 of 6; saved step 4 to {ckpt}; " \
+                  f"continue with: microgpt train --resume {ckpt}\n"
+    before = Path(ckpt).read_bytes()
+    code, _, err = run(capsys, "train", "--resume", ckpt, "--save", other, "--samples", "0")
+    assert code == 0 and err == f"microgpt: saved step 6 to {other}\n"
+    assert Path(ckpt).read_bytes() == before and read_checkpoint(other).step == 6  # --save says otherwise
+    code, _, err = run(capsys, "train", "--resume", ckpt, "--samples", "0")
+    assert code == 0 and err == f"microgpt: saved step 6 to {ckpt}\n" and read_checkpoint(ckpt).step == 6
+
+
+@pytest.mark.slow
+def test_resuming_from_a_read_only_folder_says_to_give_save(capsys: pytest.CaptureFixture[str], tiny: str,
+                                                           tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    ckpt = str(folder / "run.json")
+    assert run(capsys, "train", "--dataset", tiny, "--steps", "4", "--until", "2", "--save", ckpt, *SMALL)[0] == 0
+    real_open = os.open
+
+    def read_only_folder(path: str, *args: object) -> int:
+        if str(path).startswith(str(folder)):  # what a read-only folder does, even where tests run as root
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", read_only_folder)
+    code, out, err = run(capsys, "train", "--resume", ckpt)
+    assert code == 2 and out == "" and err.count("\n") == 1 and "give --save PATH to save elsewhere" in err
+    assert "permission denied" in err
+    assert run(capsys, "train", "--resume", ckpt, "--save", str(tmp_path / "run.json"))[0] == 0
+
+
+def test_the_readme_checkpoint_workflow_as_written(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """README: `train --until 250 --save run.json`, `train --resume run.json`, `sample --resume run.json`."""
+    monkeypatch.chdir(tmp_path)
+    commands = [line.split()[1:] for line in README_WORKFLOW]
+    code, first, err = run(capsys, *commands[0])
+    assert code == 0 and len(step_lines(first)) == 250 and "saved step 250 to run.json" in err
+    code, second, err = run(capsys, *commands[1])
+    assert code == 0 and step_lines(second)[0].startswith("step  251 / 1000") and len(step_lines(second)) == 750
+    assert err == "microgpt: saved step 1000 to run.json\n"
+    code, sampled, err = run(capsys, *commands[2])
+    assert code == 0 and err == ""
+    assert sampled.splitlines()[0] == "--- samples of run.json: step 1000 of 1000, dataset names, temperature 0.8 ---"
+    trainer = Trainer(load_dataset("names"), Config())
+    for _ in range(1000):
+        trainer.step()
+    expected = []
+    for _ in range(10):
+        text = ""
+        for token in trainer.sample(0.8):
+            text = token.text
+        expected.append(text)
+    assert [line.split(": ", 1)[1] for line in sample_lines(sampled)] == expected  # the step-1000 model
+    assert sample_lines(sampled) == [f"sample {i:2d}: {t}" for i, t in enumerate(expected, 1)]
+
+
+def readme_workflow() -> list[str]:
+    """The README's three checkpoint commands, as written there."""
+    lines = (REPO / "README.md").read_text().splitlines()
+    wanted = ("microgpt train --until 250 --save run.json", "microgpt train --resume run.json",
+              "microgpt sample --resume run.json")
+    found = [line.split("#")[0].strip() for line in lines if line.startswith(wanted)]
+    assert [line.startswith(w) for line, w in zip(found, wanted)] == [True] * 3, found
+    return found[:3]
+
+
+README_WORKFLOW = readme_workflow()
+
+
+def test_resume_with_more_steps_equals_the_uninterrupted_extended_run(capsys: pytest.CaptureFixture[str],
+                                                                       tiny: str, tmp_path: Path) -> None:
+    """10 steps planned, paused at 4, extended to 20, paused at 12, finished: the same as one extended run."""
+    ckpt = str(tmp_path / "run.json")
+    code, first, _ = run(capsys, "train", "--dataset", tiny, "--steps", "10", "--until", "4", "--save", ckpt, *SMALL)
+    assert code == 0
+    code, second, err = run(capsys, "train", "--resume", ckpt, "--steps", "20", "--until", "12")
+    assert code == 0
+    notes = err.splitlines()
+    assert notes[0] == (
+        "microgpt: --steps 20 extends the run from step 5: steps 1-4 used a 10-step schedule and steps 5-20 a "
+        "20-step one; the learning rate jumps from 7.0e-03 to 8.0e-03 at step 5; this run matches neither a 10- nor "
+        "a 20-step run")
+    assert notes[1].startswith("microgpt: paused after step 12 of 20; saved step 12 to") and len(notes) == 2
+    code, third, err = run(capsys, "train", "--resume", ckpt, "--samples", "5")
+    assert code == 0 and err == f"microgpt: saved step 20 to {ckpt}\n"  # said once: resuming again says nothing
+
+    trainer = Trainer(load_dataset(tiny), Config(n_embd=8, n_head=2, block_size=8, steps=10))
+    losses = [trainer.step().loss for _ in range(4)]
+    trainer.extend(20)
+    losses += [trainer.step().loss for _ in range(16)]
+    expected = [f"step {i:4d} / {10 if i <= 4 else 20:4d} | loss {x:.4f}" for i, x in enumerate(losses, 1)]
+    assert step_lines(first) + step_lines(second) + step_lines(third) == expected
+    saved = trainer.state()  # the checkpoint is written before the samples are drawn
+    samples = []
+    for _ in range(5):
+        text = ""
+        for token in trainer.sample(0.5):
+            text = token.text
+        samples.append(text)
+    assert [line.split(": ", 1)[1] for line in sample_lines(third)] == samples
+    resumed = read_checkpoint(ckpt)
+    assert resumed.state == saved  # weights, moments, generators, losses, schedule: every bit
+    assert resumed.schedule.to_json() == [[1, 0.01, 10], [5, 0.01, 20]]
+
+
+def test_a_finished_run_continues_with_more_steps(capsys: pytest.CaptureFixture[str], tiny: str,
+                                                  tmp_path: Path) -> None:
+    ckpt = str(tmp_path / "run.json")
+    assert run(capsys, "train", "--dataset", tiny, "--steps", "3", "--save", ckpt, "--samples", "0", *SMALL)[0] == 0
+    code, out, err = run(capsys, "train", "--resume", ckpt, "--steps", "5", "--samples", "0")
+    assert code == 0 and [line[:16] for line in step_lines(out)] == ["step    4 /    5", "step    5 /    5"]
+    assert "--steps 5 extends the run from step 4" in err and read_checkpoint(ckpt).step == 5
+
+
+def test_log_of_a_resumed_run_drops_a_torn_line_and_unsaved_steps(capsys: pytest.CaptureFixture[str], tiny: str,
+                                                                  tmp_path: Path) -> None:
+    log, ckpt = tmp_path / "log.jsonl", str(tmp_path / "run.json")
+    assert run(capsys, "train", "--dataset", tiny, "--steps", "6", "--until", "2", "--save", ckpt,
+               "--log-json", str(log), *SMALL)[0] == 0
+    assert run(capsys, "train", "--dataset", tiny, "--steps", "6", "--until", "4", "--log-json", str(log), *SMALL,
+               "--resume", ckpt, "--save", str(tmp_path / "later.json"))[0] == 0
+    text = log.read_text()
+    log.write_text(text + '{"step": 5, "steps": 6, "lo')  # steps 3-4 were never saved to run.json; 5 was torn
+    code, _, err = run(capsys, "train", "--resume", ckpt, "--log-json", str(log), "--samples", "2")
+    assert code == 0
+    assert err.splitlines()[0] == f"microgpt: dropped the torn last line of {log} (a write cut short) before appending"
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [r.get("step") for r in records] == [None, 1, 2, 3, 4, 5, 6, None] and "run" in records[0]
+    straight = tmp_path / "straight.jsonl"
+    assert run(capsys, "train", "--dataset", tiny, "--steps", "6", "--samples", "2", "--log-json", str(straight),
+               *SMALL)[0] == 0
+    again = [json.loads(line) for line in straight.read_text().splitlines()]
+    assert [r.get("loss") for r in records] == [r.get("loss") for r in again]
+
+
 def test_sample_from_a_checkpoint(capsys: pytest.CaptureFixture[str], tiny: str, tmp_path: Path) -> None:
     ckpt = str(tmp_path / "run.json")
     code, out, _ = run(capsys, "train", "--dataset", tiny, "--steps", "4", "--save", ckpt, "--samples", "6", *SMALL)
@@ -143,11 +284,12 @@ def test_sample_from_a_checkpoint(capsys: pytest.CaptureFixture[str], tiny: str,
     before = Path(ckpt).read_bytes()
     code, sampled, err = run(capsys, "sample", "--resume", ckpt, "--samples", "6")
     assert code == 0 and err == ""
-    assert sampled.splitlines() == sample_lines(out)  # saved before sampling: the same draws
+    assert sampled.splitlines()[0] == f"--- samples of {ckpt}: step 4 of 4, dataset tiny.txt, temperature 0.5 ---"
+    assert sampled.splitlines()[1:] == sample_lines(out)  # saved before sampling: the same draws
     assert run(capsys, "sample", "--resume", ckpt, "--samples", "6")[1] == sampled  # the checkpoint is unchanged
     assert Path(ckpt).read_bytes() == before
     code, hot, _ = run(capsys, "sample", "--resume", ckpt, "--samples", "6", "--temperature", "2")
-    assert code == 0 and len(hot.splitlines()) == 6
+    assert code == 0 and len(sample_lines(hot)) == 6 and hot.splitlines()[0].endswith("temperature 2.0 ---")
     # a finished run resumed prints its samples again, with no steps
     code, again, _ = run(capsys, "train", "--resume", ckpt, "--samples", "6")
     assert code == 0 and not step_lines(again) and sample_lines(again) == sample_lines(out)
@@ -168,9 +310,13 @@ def test_log_json(capsys: pytest.CaptureFixture[str], tiny: str, tmp_path: Path)
     code, out, _ = run(capsys, "train", "--dataset", tiny, "--steps", "4", "--samples", "3", "--log-json", str(log),
                        *SMALL)
     assert code == 0
-    records = [json.loads(line) for line in log.read_text().splitlines()]
+    header, *records = [json.loads(line) for line in log.read_text().splitlines()]
     assert len(records) == 5
     trainer = Trainer(load_dataset(tiny), Config(n_embd=8, n_head=2, block_size=8, steps=4))
+    assert header == {"run": {"microgpt": __version__, "dataset": {
+        "name": "tiny.txt", "spec": tiny, "path": tiny, "sha256": trainer.dataset.sha256,
+        "docs_sha256": docs_digest(NAMES), "num_docs": 10}, "config": trainer.config.to_dict(), "engine": "fused",
+        "schedule": [[1, 0.01, 4]]}}
     for step, record in enumerate(records[:4], 1):
         report = trainer.step()
         assert record["step"] == step and record["steps"] == 4
@@ -191,9 +337,10 @@ def test_log_json_appends_when_resuming(capsys: pytest.CaptureFixture[str], tiny
                *SMALL)[0] == 0
     assert run(capsys, "train", "--resume", ckpt, *base)[0] == 0
     records = [json.loads(line) for line in Path(log).read_text().splitlines()]
-    assert [r.get("step") for r in records] == [1, 2, 3, 4, 5, None]
+    assert [r.get("step") for r in records] == [None, 1, 2, 3, 4, 5, None]
+    assert "run" in records[0] and "samples" in records[-1]
     assert run(capsys, "train", "--dataset", tiny, "--steps", "2", *base, *SMALL)[0] == 0  # a new run starts afresh
-    assert len(Path(log).read_text().splitlines()) == 3
+    assert len(Path(log).read_text().splitlines()) == 4
 
 
 def test_ctrl_c_saves_and_exits_130(capsys: pytest.CaptureFixture[str], tiny: str, tmp_path: Path,
@@ -211,7 +358,7 @@ def test_ctrl_c_saves_and_exits_130(capsys: pytest.CaptureFixture[str], tiny: st
     code, out, err = run(capsys, "train", "--dataset", tiny, "--steps", "8", "--save", ckpt, *SMALL)
     monkeypatch.undo()
     assert code == 130 and len(step_lines(out)) == 3 and not sample_lines(out)
-    assert err.strip() == f"microgpt: interrupted after step 3 of 8; saved to {ckpt}; continue with: " \
+    assert err.strip() == f"microgpt: interrupted after step 3 of 8; saved step 3 to {ckpt}; continue with: " \
                           f"microgpt train --resume {ckpt}"
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler given back
     code, rest, _ = run(capsys, "train", "--resume", ckpt)
@@ -296,13 +443,20 @@ BAD_INPUTS = {  # what is wrong -> the command line; {tmp} is a folder of bad fi
     "wrong matrix shape": ["train", "--resume", "{tmp}/shape.json"],
     "checkpoint of another size": ["train", "--resume", "{tmp}/good.json", "--n-embd", "16"],
     "checkpoint of another seed": ["train", "--resume", "{tmp}/good.json", "--seed", "1"],
-    "checkpoint of another schedule": ["train", "--resume", "{tmp}/good.json", "--steps", "20"],
+    "steps not after the resumed step": ["train", "--resume", "{tmp}/good.json", "--steps", "2"],
+    "steps far below the resumed step": ["train", "--resume", "{tmp}/good.json", "--steps", "1"],
+    "until past an extended schedule": ["train", "--resume", "{tmp}/good.json", "--steps", "12", "--until", "13"],
+    "resume a checkpoint with a damaged schedule": ["train", "--resume", "{tmp}/schedule.json"],
     "checkpoint of another dataset": ["train", "--resume", "{tmp}/good.json", "--dataset", "{tmp}/other.txt"],
     "save into a missing folder": ["train", "--dataset", "{tiny}", "--save", "{tmp}/nope/run.json"],
     "save onto a directory": ["train", "--dataset", "{tiny}", "--save", "{tmp}"],
     "save under a file": ["train", "--dataset", "{tiny}", "--save", "{tmp}/file/run.json"],
     "log into a missing folder": ["train", "--dataset", "{tiny}", "--log-json", "{tmp}/nope/log.jsonl"],
     "log onto a directory": ["train", "--dataset", "{tiny}", "--log-json", "{tmp}"],
+    "log that is not a log": ["train", "--resume", "{tmp}/good.json", "--log-json", "{tmp}/notes.txt"],
+    "log of another run": ["train", "--resume", "{tmp}/good.json", "--log-json", "{tmp}/other.jsonl"],
+    "log with a torn line in the middle": ["train", "--resume", "{tmp}/good.json", "--log-json", "{tmp}/torn.jsonl"],
+    "log that is not text": ["train", "--resume", "{tmp}/good.json", "--log-json", "{tmp}/binary.txt"],
 }
 
 
@@ -323,6 +477,12 @@ def bad(tmp_path: Path, tiny: str) -> dict[str, list[str]]:
     obj = json.loads((tmp_path / "good.json").read_text())
     obj["params"]["wte"] = obj["params"]["wte"][:-1]
     (tmp_path / "shape.json").write_text(json.dumps(obj))
+    obj = json.loads((tmp_path / "good.json").read_text())
+    obj["schedule"] = [[1, 0.01, 10], [5, 0.01, 20]]  # disagrees with "steps": 10
+    (tmp_path / "schedule.json").write_text(json.dumps(obj))
+    (tmp_path / "notes.txt").write_text("my notes\nthat must not be touched")  # no final newline
+    (tmp_path / "other.jsonl").write_text(json.dumps({"run": {"config": Config().to_dict()}}) + "\n")
+    (tmp_path / "torn.jsonl").write_text('{"run": {}}\n{"step": 1, "lo\n{"step": 2}\n')
     (tmp_path / "other.txt").write_text("bob\nalice\n")
     (tmp_path / "file").write_text("x")
     return {case: [arg.format(tmp=tmp_path, tiny=tiny) for arg in argv] for case, argv in BAD_INPUTS.items()}
@@ -351,8 +511,14 @@ def test_refusals_name_what_differs(capsys: pytest.CaptureFixture[str], tmp_path
     good = str(tmp_path / "good.json")
     _, _, err = run(capsys, *cases["checkpoint of another size"])
     assert "--n-embd 16 (the checkpoint has 8)" in err
-    _, _, err = run(capsys, "train", "--resume", good, "--seed", "3", "--steps", "11")
-    assert "--seed 3 (the checkpoint has 42)" in err and "--steps 11 (the checkpoint has 10)" in err
+    _, _, err = run(capsys, "train", "--resume", good, "--seed", "3", "--n-layer", "2")
+    assert "--seed 3 (the checkpoint has 42)" in err and "--n-layer 2 (the checkpoint has 1)" in err
+    _, _, err = run(capsys, *cases["steps not after the resumed step"])
+    assert "--steps 2 is not after step 2, where" in err and "give more than 2 steps" in err
+    _, _, err = run(capsys, *cases["log that is not a log"])
+    assert "notes.txt is not a microgpt JSON log (line 1" in err
+    _, _, err = run(capsys, *cases["log of another run"])
+    assert "is the log of another run" in err
     _, _, err = run(capsys, *cases["checkpoint of another dataset"])
     assert "'other.txt'" in err and "differs" in err
     _, _, err = run(capsys, *cases["until not after resumed step"])
@@ -407,7 +573,7 @@ def test_ctrl_c_in_a_real_process(tiny: str, tmp_path: Path) -> None:
     finally:
         proc.kill()
     assert proc.returncode == 130, err
-    assert "Traceback" not in err and "interrupted after step" in err and f"saved to {ckpt}" in err
+    assert "Traceback" not in err and "interrupted after step" in err and f"to {ckpt}" in err
     steps = [line for line in lines + out.splitlines() if line.startswith("step ")]
     assert read_checkpoint(ckpt).step == len(steps)
 

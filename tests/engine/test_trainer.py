@@ -13,20 +13,43 @@ from microgpt.data import load_dataset
 from microgpt.trainer import StepInProgress, Trainer, TrainingComplete, TrainingDiverged
 
 
-def test_phase_by_phase_equals_a_whole_step() -> None:
-    ds = load_dataset("names")
-    whole, phased = Trainer(ds, Config(steps=5)), Trainer(ds, Config(steps=5))
-    expected = whole.step()
-    step = phased.begin_step()
+def test_a_step_is_its_units_in_order() -> None:
+    trainer = Trainer(load_dataset("names"), Config(steps=5))
+    step = trainer.begin_step()
     assert isinstance(step, StepInProgress)
-    outputs = [step.forward_position() for _ in range(2)]
-    assert len(outputs) == 2 and step.pos == 2
-    loss = step.finish_forward()
-    step.backward()
-    report = step.update()
-    assert loss == report.loss == expected.loss
-    assert report.position_losses == expected.position_losses
-    assert phased.params.flat() == whole.params.flat()
+    assert step.phase is None and step.report is None and not step.finished and trainer.step_count == 0
+    phases = []
+    while not step.finished:
+        phases.append(step.advance())
+    assert step.phase == phases[-1] and step.report is not None
+    n = len(step.report.position_losses)
+    kinds = [p.kind for p in phases]
+    k = kinds.count("backward")
+    assert kinds == ["document"] + ["forward"] * n + ["loss"] + ["backward"] * k + ["update"]
+    assert [p.index for p in phases if p.kind == "forward"] == list(range(n))
+    assert [p.index for p in phases if p.kind == "backward"] == list(range(k))
+    assert {p.count for p in phases if p.kind == "backward"} == {k}
+    assert trainer.step_count == 1 and trainer.losses == [step.report.loss]
+    with pytest.raises(RuntimeError, match="finished"):
+        step.advance()
+
+
+def test_the_constructor_changes_nothing_and_an_abandoned_step_cannot_advance() -> None:
+    trainer = Trainer(load_dataset("names"), Config(steps=5))
+    trainer.step()
+    grads = trainer.params.flat_grad()
+    old = trainer.begin_step()
+    assert trainer.params.flat_grad() == grads  # zeroing the grads is the document unit's work
+    old.advance()
+    assert trainer.params.flat_grad() != grads
+    new = trainer.begin_step()
+    with pytest.raises(RuntimeError, match="abandoned"):
+        old.advance()
+    new.advance()
+    trainer.abandon_step()
+    with pytest.raises(RuntimeError, match="abandoned"):
+        new.advance()
+    assert trainer.step().step == 2
 
 
 def test_report_describes_the_step() -> None:

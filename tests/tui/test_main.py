@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from microgpt import cli
 from microgpt.checkpoint import save_checkpoint
 from microgpt_tui.__main__ import build_parser, color_mode, main
 
@@ -40,6 +41,14 @@ def run_main(argv, capsys):
     (["--engine", "quantum"], "--engine"),
     (["--resume", "/no/such/checkpoint.json"], "checkpoint.json"),
     (["--frobnicate"], "unrecognized"),
+    (["--until", "0"], "--until"),
+    (["--until", "soon"], "--until"),
+    (["--steps", "5", "--until", "6"], "--until 6 is past the end of the schedule"),
+    (["--speed", "0"], "--speed"),
+    (["--speed", "-1"], "--speed"),
+    (["--speed", "fast"], "--speed"),
+    (["--speed", "inf"], "--speed"),
+    (["--save", "/no/such/folder/run.json"], "does not exist"),
 ])
 def test_bad_input_is_one_line_and_status_2(argv, words, capsys):
     code, out, err = run_main(argv, capsys)
@@ -61,19 +70,103 @@ def test_resume_refuses_other_settings(trainer, tmp_path, capsys):
     assert code == 2 and err.count("\n") == 1 and "--n-embd" in err
 
 
+def test_resume_checks_until_and_steps_like_microgpt_train(trainer, tmp_path, capsys):
+    path = tmp_path / "run.json"
+    trainer.step()
+    trainer.step()
+    save_checkpoint(trainer, path)
+    code, _, err = run_main(["--resume", str(path), "--until", "2"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "--until 2 is not after step 2" in err
+    code, _, err = run_main(["--resume", str(path), "--steps", "2"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "--steps 2 is not after step 2" in err
+
+
+class FakeApp:
+    """Stands in for MicroGPTApp: records what main() passes to it and does not run."""
+
+    made: list[FakeApp] = []
+
+    def __init__(self, trainer, **kwargs):
+        self.trainer, self.kwargs = trainer, kwargs
+        FakeApp.made.append(self)
+
+    def run(self):
+        pass
+
+
+@pytest.fixture
+def fake_app(monkeypatch):
+    import microgpt_tui.app
+
+    FakeApp.made.clear()
+    monkeypatch.setattr(microgpt_tui.app, "MicroGPTApp", FakeApp)
+    return FakeApp.made
+
+
+def test_until_speed_and_save_reach_the_app(fake_app, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["--until", "7", "--speed", "2.5", "--steps", "20"]) == 0
+    app = fake_app[-1]
+    assert app.kwargs["until"] == 7 and app.kwargs["speed"] == 2.5
+    assert app.kwargs["save_path"] == cli.DEFAULT_CHECKPOINT and app.trainer.steps == 20
+    assert main([]) == 0
+    assert fake_app[-1].kwargs["until"] is None and fake_app[-1].kwargs["speed"] is None
+
+
+def test_the_save_rule(fake_app, trainer, tmp_path, monkeypatch, capsys):
+    """--save if given, else the file the run was resumed from, else microgpt-checkpoint.json."""
+    monkeypatch.chdir(tmp_path)
+    resumed = tmp_path / "run.json"
+    save_checkpoint(trainer, resumed)
+    assert main(["--resume", str(resumed)]) == 0
+    assert fake_app[-1].kwargs["save_path"] == str(resumed)
+    assert main(["--resume", str(resumed), "--save", "other.json"]) == 0
+    assert fake_app[-1].kwargs["save_path"] == "other.json"
+    assert main(["--save", "mine.json"]) == 0
+    assert fake_app[-1].kwargs["save_path"] == "mine.json"
+    assert main([]) == 0
+    assert fake_app[-1].kwargs["save_path"] == "microgpt-checkpoint.json"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.json"]  # checking a path writes nothing
+
+
+def test_resume_with_more_steps_says_what_changed(fake_app, trainer, tmp_path, capsys):
+    path = tmp_path / "run.json"
+    for _ in range(3):
+        trainer.step()
+    save_checkpoint(trainer, path)
+    steps = trainer.steps
+    assert main(["--resume", str(path), "--steps", str(2 * steps)]) == 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"microgpt-tui: --steps {2 * steps} extends the run from step 4: ")
+    assert fake_app[-1].trainer.steps == 2 * steps and fake_app[-1].trainer.step_count == 3
+
+
 def test_help_lists_every_flag(capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["--help"])
     assert exit_.value.code == 0
     text = capsys.readouterr().out
     for flag in ("--dataset", "--steps", "--seed", "--engine", "--n-layer", "--n-embd", "--n-head", "--block-size",
-                 "--lr", "--resume", "--save", "--paused", "--fps", "--color"):
+                 "--lr", "--resume", "--save", "--paused", "--fps", "--color", "--until", "--speed"):
         assert flag in text, flag
 
 
 def test_defaults():
     args = build_parser().parse_args([])
-    assert args.save == "microgpt-checkpoint.json" and not args.paused and args.fps == 3.0 and args.color == "auto"
+    assert args.save is None and not args.paused and args.fps == 3.0 and args.color == "auto"
+    assert args.until is None and args.speed is None
+
+
+def test_training_flags_are_microgpt_trains():
+    """The same flags with the same help: both commands get them from one function."""
+    import argparse
+
+    ours = {a.dest: a.help for a in build_parser()._actions}
+    train = argparse.ArgumentParser()
+    cli.add_training_flags(train)
+    for action in train._actions:
+        if action.dest != "help":
+            assert ours[action.dest] == action.help, action.dest
 
 
 @pytest.mark.parametrize("choice, system", [("truecolor", "truecolor"), ("256", "256"), ("16", "standard"),
