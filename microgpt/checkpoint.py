@@ -23,7 +23,7 @@ import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from microgpt import data
 from microgpt.atomic_file import write_atomically
@@ -37,6 +37,12 @@ from microgpt.trainer import ENGINES, Trainer
 FORMAT = "microgpt-checkpoint"
 VERSION = 2  # 2 added "schedule"; version 1 files (a plain schedule) are still read
 READABLE_VERSIONS = (1, 2)
+
+
+class HistoryLike(Protocol):
+    """What a checkpoint needs of a run's history (microgpt.history.History) to save it."""
+
+    def to_json(self) -> dict[str, Any]: ...
 
 
 class CheckpointError(ValueError):
@@ -85,6 +91,7 @@ class Checkpoint:
     uchars: tuple[str, ...]  # the vocabulary: token ids 0..V-1
     engine: str
     state: TrainerState  # everything the next step depends on
+    history: dict[str, Any] | None = None  # the run's saved history, read by History.from_json (microgpt.history)
 
     @property
     def step(self) -> int:
@@ -162,8 +169,8 @@ class Checkpoint:
 
 # --- saving ---
 
-def checkpoint_dict(trainer: Trainer) -> dict[str, Any]:
-    """Everything a checkpoint holds, as JSON-able values."""
+def checkpoint_dict(trainer: Trainer, history: HistoryLike | None = None) -> dict[str, Any]:
+    """Everything a checkpoint holds, as JSON-able values (with the run's history when given)."""
     ident = DatasetIdentity.of(trainer.dataset)
     state = trainer.state()
     return {
@@ -182,12 +189,12 @@ def checkpoint_dict(trainer: Trainer) -> dict[str, Any]:
         "params": state.params.unpack(),
         "adam_m": state.adam_m.unpack(),
         "adam_v": state.adam_v.unpack(),
-    }
+    } | ({} if history is None else {"history": history.to_json()})
 
 
-def save_checkpoint(trainer: Trainer, path: str | Path) -> None:
-    """Write the trainer's whole state to `path`, atomically: a failure (AtomicWriteError) leaves any old file."""
-    text = _dumps(checkpoint_dict(trainer))
+def save_checkpoint(trainer: Trainer, path: str | Path, history: HistoryLike | None = None) -> None:
+    """Write the trainer's whole state (and history) to `path`, atomically: a failure leaves any old file."""
+    text = _dumps(checkpoint_dict(trainer, history))
     write_atomically(Path(path), text.encode("utf-8"), "checkpoint")
 
 
@@ -318,7 +325,9 @@ def _parse(where: str, obj: dict[str, Any], version: int) -> Checkpoint:
         losses=tuple(losses),
         schedule=schedule,
     )
-    return Checkpoint(path=where, config=config, dataset=ident, uchars=tuple(uchars), engine=engine, state=state)
+    history = obj.get("history")  # checked by History.from_json when the run is restored
+    return Checkpoint(path=where, config=config, dataset=ident, uchars=tuple(uchars), engine=engine, state=state,
+                      history=history if isinstance(history, dict) else None)
 
 
 def _get(obj: dict[str, Any], key: str, kind: type, prefix: str = "") -> Any:

@@ -32,6 +32,7 @@ from typing import IO, Any, overload
 
 from microgpt import __version__
 from microgpt.atomic_file import AtomicWriteError, check_writable
+from microgpt.breakpoints import FORMS, BreakpointError, Condition, Watch, parse
 from microgpt.checkpoint import CheckpointError, read_checkpoint, save_checkpoint
 from microgpt.config import Config, ConfigError
 from microgpt.data import SHIPPED, DataError, load_dataset
@@ -99,6 +100,14 @@ def positive_float(text: str) -> float:
     return value
 
 
+def condition(text: str) -> Condition:
+    """A breakpoint condition (see microgpt.breakpoints)."""
+    try:
+        return parse(text)
+    except BreakpointError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The `microgpt` parser with its `train` and `sample` subcommands."""
     parser = argparse.ArgumentParser(
@@ -111,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train one document per step and print the reference's output. "
                     "Flags left out take the reference's defaults, or the checkpoint's values with --resume.")
     add_training_flags(train)
+    train.add_argument("--break", dest="breaks", type=condition, action="append", default=[], metavar="CONDITION",
+                       help=f"stop after the step where CONDITION becomes true, like --until (repeatable; quote "
+                            f"it: --break 'loss<2.0'): {FORMS}")
     add_sampling_flags(train)
     train.add_argument("--save", metavar="PATH",
                        help="save a checkpoint when the run stops (at the end, at --until or on Ctrl-C); "
@@ -141,7 +153,8 @@ def add_training_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup
                         help=f"length of the schedule; the learning rate decays to 0 over it (default: {d.steps}); "
                              "with --resume, the run continues as an N-step run from its next step")
     parser.add_argument("--until", type=positive_int, metavar="K",
-                        help="stop (pause) after step K; --resume continues from there")
+                        help="pause after step K of the schedule (`microgpt train` stops there; with --save, "
+                             "--resume continues)")
     parser.add_argument("--seed", type=whole, metavar="S",
                         help=f"seed of the shuffle, the initial weights and sampling (default: {d.seed})")
     parser.add_argument("--engine", choices=ENGINES,
@@ -314,8 +327,9 @@ def run_train(args: argparse.Namespace, out: IO[str]) -> int:
     try:
         out.write(f"num docs: {len(trainer.dataset.docs)}\nvocab size: {trainer.dataset.vocab_size}\n"
                   f"num params: {trainer.num_params}\n")
+        watch = Watch(trainer, args.breaks) if args.breaks else None
         try:
-            interrupted = train_until(trainer, until, out, log)
+            interrupted = train_until(trainer, until, out, log, watch)
         except TrainingDiverged as error:
             out.write("\n" if out.isatty() else "")
             if save is not None:
@@ -323,20 +337,22 @@ def run_train(args: argparse.Namespace, out: IO[str]) -> int:
             raise UsageError(f"{error}; try a smaller --lr") from None
         if save is not None:
             save_checkpoint(trainer, save)
-        if interrupted or not trainer.done:
+        hits = watch.hits if watch is not None else []
+        if interrupted or hits or not trainer.done:
             saved = (f"saved step {trainer.step_count} to {save}; continue with: {PROG} train --resume {save}"
                      if save else "not saved (add --save PATH to keep a run)" if interrupted
                      else "not saved (add --save PATH to continue later)")
             stopped = "interrupted" if interrupted else "paused"
-            say(f"{stopped} after step {trainer.step_count} of {steps}; {saved}")
+            why = "; ".join(map(str, hits)) if hits else f"{stopped} after step {trainer.step_count} of {steps}"
+            say(f"{why}; {saved}")
             if interrupted:
                 return EXIT_INTERRUPTED
-        if trainer.done and args.samples:
+        if trainer.done and args.samples and not hits:
             out.write(INFERENCE_HEADER + "\n")
             texts = print_samples(lambda: trainer.sample(args.temperature), args.samples, out)
             if log is not None:
                 log.samples(texts, args.temperature)
-        if trainer.done and save is not None:
+        if trainer.done and save is not None and not hits:
             say(f"saved step {trainer.step_count} to {save}")  # after the reference's output, not inside it
         out.flush()
         return 0
@@ -346,8 +362,8 @@ def run_train(args: argparse.Namespace, out: IO[str]) -> int:
             log.close()
 
 
-def train_until(trainer: Trainer, until: int, out: IO[str], log: RunLog | None) -> bool:
-    """Train up to step `until`, printing each step; returns True when Ctrl-C stopped it early.
+def train_until(trainer: Trainer, until: int, out: IO[str], log: RunLog | None, watch: Watch | None = None) -> bool:
+    """Train up to step `until` or a breakpoint of `watch`, printing each step; True when Ctrl-C stopped it early.
 
     The first Ctrl-C lets the current step finish (so the trainer is whole and can be saved); a second one
     interrupts at once.
@@ -367,12 +383,14 @@ def train_until(trainer: Trainer, until: int, out: IO[str], log: RunLog | None) 
             out.write(f"step {report.step:4d} / {steps:4d} | loss {report.loss:.4f}{end}")
             if log is not None:
                 log.step(report, seconds)
+            if watch is not None and watch.check(report):
+                break
             if tty and time.monotonic() - last_flush > 0.05:
                 out.flush()
                 last_flush = time.monotonic()
     if tty and stepped:
         out.write("\n")  # end the line updated in place (the reference's "\n--- inference")
-    return stop.is_set() and trainer.step_count < until
+    return stop.is_set() and trainer.step_count < until and not (watch and watch.hits)
 
 
 class ctrl_c_sets:

@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
                           f"{cli.DEFAULT_CHECKPOINT})")
     app.add_argument("--paused", action="store_true", help="start paused (default: training starts at once)")
     app.add_argument("--speed", type=cli.positive_float, metavar="S",
-                     help="start with at most S training steps per second ([ and ] change it; default: no cap)")
+                     help="start with at most S training steps per second ([ and ] change it; default: unlimited)")
     app.add_argument("--fps", type=cli.positive_float, default=3.0, metavar="F",
                      help="redraws per second of the training panes while training (default: 3); "
                           "key presses always redraw at once")

@@ -21,11 +21,11 @@ from rich.text import Text
 from textual.reactive import var
 
 from microgpt.report import StepReport
+from microgpt.smoothing import Smoothed, debiased_ema
 from microgpt_tui.messages import Snapshot
 from microgpt_tui.palette import ColorMode, append_runs, pack
 from microgpt_tui.widgets.pane import Pane
 
-SMOOTHING = 0.95  # weight of the past in the smoothed line (TensorBoard's slider)
 MEAN_OF = 100  # the summary line's mean covers this many recent steps
 Y_STEPS = (0.01, 0.02, 0.025, 0.05, 0.1, 0.2, 0.25, 0.5, 1.0, 2.0, 2.5, 5.0, 10.0, 20.0, 25.0, 50.0, 100.0)
 MAX_ROWS_PER_TICK = 5
@@ -51,21 +51,6 @@ LETTER_STYLES: dict[str, tuple[str, str, str]] = {
 }
 
 
-def debiased_ema(values: Sequence[float], weight: float = SMOOTHING, out: list[float] | None = None) -> list[float]:
-    """TensorBoard's smoothing: an exponential moving average divided by (1 - weight**n) to remove its bias.
-
-    With `out` (the result for a prefix of `values`), only the new values are computed, appended to `out`.
-    """
-    out = [] if out is None else out
-    n = len(out)
-    last = out[-1] * (1 - weight**n) if n else 0.0  # undo the debiasing to recover the running average
-    for i in range(n, len(values)):
-        v = values[i]
-        last = last * weight + (1 - weight) * v if math.isfinite(v) else last
-        out.append(last / (1 - weight ** (i + 1)))
-    return out
-
-
 def recent_mean(values: Sequence[float], count: int = MEAN_OF) -> float:
     """The mean of the finite values among the last `count` (nan when there are none)."""
     recent = [v for v in values[-count:] if math.isfinite(v)]
@@ -84,7 +69,7 @@ class LossSeries:
 
     def _reset(self) -> None:
         self.losses: Sequence[float] = ()
-        self.smooth: list[float] = []
+        self.smooth = Smoothed()
         self.lo, self.hi = math.inf, -math.inf  # extent of the finite losses
         self._seen = 0  # losses already folded into the extent
         self._dots_key: tuple[int, int] = (0, 0)  # (span, columns) the finished columns were computed for

@@ -1,0 +1,45 @@
+"""The smoothed loss: TensorBoard's debiased exponential moving average, defined once for the engine and the app.
+
+    avg_n = weight * avg_(n-1) + (1 - weight) * loss_n        (avg_0 = 0; a non-finite loss is skipped)
+    smooth_n = avg_n / (1 - weight ** n)                      (dividing out the bias towards the 0 it starts from)
+
+The loss chart draws it, and the `smooth<X` / `smooth>X` breakpoints compare it. Extending a smoothed series
+carries the running average itself forward, so a series extended step by step equals one computed at once.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+SMOOTHING = 0.95  # weight of the past in the smoothed line (TensorBoard's slider)
+
+
+def ema_step(average: float, value: float, weight: float = SMOOTHING) -> float:
+    """The running average after one more value (a non-finite value leaves it as it was)."""
+    return average * weight + (1 - weight) * value if math.isfinite(value) else average
+
+
+def debias(average: float, n: int, weight: float = SMOOTHING) -> float:
+    """The smoothed value after n values: the running average divided by 1 - weight**n."""
+    return average / (1 - weight**n)
+
+
+class Smoothed(list[float]):
+    """The smoothed value after each value so far, with the running average behind the last one."""
+
+    average = 0.0
+
+
+def debiased_ema(values: Sequence[float], weight: float = SMOOTHING, out: Smoothed | None = None) -> Smoothed:
+    """The smoothed value after each of `values`.
+
+    With `out` (the result for a prefix of `values`), only the new values are computed, appended to `out`.
+    """
+    out = Smoothed() if out is None else out
+    average = out.average
+    for i in range(len(out), len(values)):
+        average = ema_step(average, values[i], weight)
+        out.append(debias(average, i + 1, weight))
+    out.average = average
+    return out
