@@ -44,6 +44,7 @@ class StatusBar(Widget):
     pending: reactive[str] = reactive("")  # what was asked and not yet done, e.g. "pausing…" during a long step
     death: reactive[str] = reactive("")  # why the engine process died ("" while it lives)
     computing: reactive[tuple[int, float] | None] = reactive(None)  # (step, when it began) of a step under way
+    history: reactive[str] = reactive("")  # e.g. "history · step 40 (live: 312)" while a past step is shown
 
     def __init__(self, dataset: str, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -82,6 +83,9 @@ class StatusBar(Widget):
             text.append("starting…")
             return text
         width = len(str(snap.steps))
+        if self.history:
+            text.append(self.history, style="bold reverse")
+            text.append(" · ")
         text.append(f"step {snap.step:>{width}} / {snap.steps}", style="bold")
         text.append(" · ")
         computing = self.computing_label()
@@ -108,6 +112,8 @@ class StatusBar(Widget):
         text.append(" · ")
         text.append(snap.engine, style="bold")
         text.append(f" · {self.dataset}")
+        if snap.schedule_note:
+            text.append(f" · {snap.schedule_note}", style="bold")
         if self.saved:
             text.append(f" · {self.saved}")
         if self.death:
