@@ -13,10 +13,11 @@ What is kept:
   depth, and the phase timings; the document is not stored: it is `docs[(step - 1) % len(docs)]`. About 350
   bytes a step for the default model. The attention is not kept: at 8 bytes a weight it would cost more than the
   rest of a record, and a replay gives it exactly.
-- **States** (snapshots) of the weights and both Adam moments, one array('d') each (about 100 KB for the default
-  model: 3 x 4,192 floats), with the training generator's state (shared between states while it is unchanged,
-  which is always: training draws nothing). The sampling generator changes only when someone samples, so its
-  state is kept as a short list of changes, `(step, state)`, one per step after which samples were drawn.
+- **States** (snapshots): the weights and both Adam moments of a `TrainerState` (microgpt.state), packed doubles
+  (100,608 bytes for the default model: 3 x 4,192 floats), with the training generator's state (shared between
+  states while it is unchanged, which is always: training draws nothing). The rest of a TrainerState changes
+  rarely or is in the records: the sampling generator (it moves only when someone samples) and the schedule (it
+  changes with set_lr and extend) are kept as short lists of changes, `(step, value)`; the losses are a column.
 
 The state policy: a state after every `interval` steps, `interval` starting at MIN_INTERVAL (4); whenever the
 states would exceed their budget (SNAPSHOT_BUDGET, 80 MiB: 833 default states) the interval doubles and
@@ -30,15 +31,17 @@ A jump to step k restores the nearest state before it and replays the steps in b
 interval - 1 of them), then step k in its own graph mode: at most 4 steps' work in a 1,000-step run, at most 128
 in a 100,000-step one. The states computed on the way are kept until a jump goes to another segment between two
 stored states (at most interval - 1 of them, 12 MiB at interval 128), so moving the shown step by one costs one
-step, not a segment. Recording a step costs a state capture every `interval` steps (about 0.3 ms for the default
-model, 3% of a fused step, so 1% at interval 4) and a few array appends.
+step, not a segment. Recording a step costs a few array appends, and a state capture every `interval` steps (a
+few per cent of a fused step each; the benchmark measures the mean cost per step).
 
 Exactness: a replayed step performs exactly the float operations of the original one, from exactly its inputs
 (the weights, the moments and the step number), so its report equals the original bit for bit, except the wall
 clock timings, which are the recorded ones.
 
-Saved with a checkpoint (`to_json` / `from_json`): every record, the ghosts, the sampling generator's changes and
-as many states as FILE_SNAPSHOT_BUDGET allows (the coarsest even spacing that fits, 8 MB of base64 by default).
+Saved with a checkpoint (`to_json` / `from_json`; `save_checkpoint(trainer, path, history)`): every record, the
+ghosts, the lists of changes and as many states as FILE_SNAPSHOT_BUDGET allows (the coarsest even spacing that
+fits in 8 MiB of base64: every 32nd step of a 1,000-step run, a 5 MB checkpoint). A resumed run replays from
+those and, as it trains on, stores states at its interval again.
 """
 
 from __future__ import annotations
@@ -285,7 +288,8 @@ class History:
                    self.matrix_stats, self.nodes, self.edges, self.depths, self.timings)
         rngs = {id(s.rng): s.rng for s in self._states.values()} | {id(s): s for s in self.sample_rng.values}
         return {
-            "records": sum(len(c) * c.itemsize for c in columns) + sum(8 * len(g.losses) for g in self.ghosts),
+            "records": sum(len(c) * c.itemsize for c in columns)
+            + sum(32 * len(g.losses) for g in self.ghosts),  # a ghost's losses: a tuple of floats
             "states": sum(s.nbytes for s in self._states.values()),
             "scratch": sum(s.nbytes for s in self._scratch.values()),
             "generators": sum(sys.getsizeof(s[1]) + sum(map(sys.getsizeof, s[1])) for s in rngs.values()),

@@ -93,6 +93,7 @@ def restore(trainer: Trainer, state: TrainerState) -> None:
                            (trainer.adam.v, state.adam_v)):
         for name, matrix in source.unpack().items():
             target[name][:] = matrix
+    trainer.abandon_step()  # a step begun before the restore must not advance over the restored weights
     trainer.params.zero_grad()
     trainer.rng.setstate(state.rng)
     trainer.sample_rng.setstate(state.sample_rng)

@@ -219,3 +219,22 @@ def test_train_break_refuses_a_bad_condition(capsys: pytest.CaptureFixture[str],
     assert code == 2 and not out and "Traceback" not in err
     assert err.splitlines()[-1].startswith("microgpt train: error: argument --break: cannot use 'loss<<2'")
     assert FORMS in err.splitlines()[-1]
+
+
+def test_a_watch_started_late_from_a_history_fires_like_one_that_saw_every_step() -> None:
+    trainer = Trainer(Dataset.from_docs(NAMES), CONFIG)
+    history = History(trainer)
+    always = Watch(trainer, [parse("spike"), parse("smooth<0.9")])
+    early: list[str] = []
+    for _ in range(60):
+        report = trainer.step()
+        history.record(report)
+        early += map(str, always.check(report))
+    late = Watch(trainer, [parse("spike"), parse("smooth<0.9")], history)
+    assert list(late.totals) == list(always.totals) and list(late.averages) == list(always.averages)
+    hits_always, hits_late = [], []
+    for _ in range(240):
+        report = trainer.step()
+        hits_always += map(str, always.check(report))
+        hits_late += map(str, late.check(report))
+    assert hits_late == hits_always and any("spike" in h for h in hits_late)

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from microgpt.config import Config
-from microgpt.data import Dataset
+from microgpt.data import Dataset, load_dataset
 from microgpt.state import Matrices
 from microgpt.trainer import Trainer
 
@@ -93,3 +93,13 @@ def test_restore_refuses_another_model() -> None:
     with pytest.raises(ValueError, match="shapes"):
         small.restore(wide.state())
     assert everything(small) == before
+
+
+def test_a_step_begun_before_a_restore_cannot_advance_over_the_restored_weights() -> None:
+    trainer = Trainer(load_dataset("names"), Config(steps=10))
+    state = trainer.state()
+    step = trainer.begin_step()
+    step.advance()
+    trainer.restore(state)
+    with pytest.raises(RuntimeError):
+        step.advance()
