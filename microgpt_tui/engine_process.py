@@ -288,7 +288,8 @@ class EngineLoop:
                     | p.RemoveBreak():
                 self._time_travel(request)
         self._handled += 1
-        self._dirty = True  # the next state tells the app this request was applied
+        if not isinstance(request, SHOWING_THE_PAST):  # those change nothing live: no state to send (or repaint)
+            self._dirty = True  # the next state tells the app this request was applied
 
     def _start_running(self, now: float) -> None:
         if not self._trainer.done and not self._running:
@@ -635,4 +636,5 @@ class EngineLoop:
         self._post(p.Samples(tuple(samples)))
 
 
+SHOWING_THE_PAST = (p.Seek, p.PastPhase, p.DrawAt)
 TIME_REQUESTS = (p.Seek, p.PastPhase, p.Branch, p.SetLr, p.DrawAt, p.AddBreak, p.ToggleBreak, p.RemoveBreak)
