@@ -1,4 +1,4 @@
-"""The app's three speed figures, measured side by side in one run: throughput, key latency, terminal bytes.
+"""The app's speed figures, measured side by side in one run: throughput, key, help and `.` latency, terminal bytes.
 
     python benchmarks/app_speed.py [--windows 4] [--seconds 5] [--presses 60] [--engine fused]
 
@@ -12,7 +12,11 @@ script reads with timestamps, which gives:
    a machine that speeds up or slows down affects both sides alike (target: at least 85% of headless);
 2. key latency: `+`/`-` sent through a tmux control client while training, until the new `temperature 0.xx`
    reaches the terminal; p50 and p95 over the presses (target: p95 at most 50 ms);
-3. bytes written to the terminal per second while training at full speed (target: at most 30 KB/s).
+3. bytes written to the terminal per second while training at full speed (target: at most 30 KB/s);
+4. help latency: `?` sent while training, until the help's first line reaches the terminal, then `escape` closes
+   it; p50 and p95 over the presses (target: p95 at most 100 ms);
+5. phase latency: `.` sent while paused (fused, default size), until the status line names the next phase
+   (`step 1 · forward 3/7 “mignon”`), which the panes repaint with; p50 and p95 (target: p95 at most 50 ms).
 """
 
 from __future__ import annotations
@@ -29,11 +33,14 @@ import threading
 import time
 from pathlib import Path
 
-SIZE = (100, 32)
+SIZE = (100, 32)  # the default terminal size (--size); the Sampling pane's title must show `temperature 0.xx`
 STEPS = 100_000  # a schedule long enough never to finish during the measurement
 SESSION = "microgpt-bench"
 STEP_RE = re.compile(rb"step +(\d+) / " + str(STEPS).encode())
-TARGETS = {"throughput": 0.85, "latency_p95": 0.050, "bytes_per_second": 30_000}
+TARGETS = {"throughput": 0.85, "latency_p95": 0.050, "bytes_per_second": 30_000, "help_p95": 0.100,
+           "phase_p95": 0.050}
+# the status line while a step is taken phase by phase: `step    1 / 100000 · forward 3/7 “mignon”`
+PHASE_RE = re.compile(rb"step +(\d+) / \d+ \xc2\xb7 (document|forward \d+/\d+|loss|backward \d+/\d+|update)")
 
 # The headless engine, stepped on request: "K" trains up to step K and prints the seconds the new steps took.
 HEADLESS = f"""
@@ -94,6 +101,25 @@ class Tap:
                     self.chunks.append((now, data))
                     self.lock.notify_all()
 
+    def wait_for_new(self, regex: re.Pattern[bytes], t0: float, timeout: float,
+                     last: tuple[bytes, ...] | None) -> tuple[float, tuple[bytes, ...]] | None:
+        """The time and groups of the first match of `regex` after t0 whose groups differ from `last`."""
+        deadline = time.perf_counter() + timeout
+        seen = 0
+        while (left := deadline - time.perf_counter()) > 0:
+            with self.lock:
+                if seen == len(self.chunks):
+                    self.lock.wait(left)
+                fresh = self.chunks[seen:]
+                seen = len(self.chunks)
+            for t, data in fresh:
+                if t < t0:
+                    continue
+                for match in regex.finditer(data):
+                    if match.groups() != last:
+                        return t, match.groups()
+        return None
+
     def between(self, t0: float, t1: float) -> list[tuple[float, bytes]]:
         """Chunks read from t0 to t1."""
         with self.lock:
@@ -130,11 +156,14 @@ def steps_seen(chunks: list[tuple[float, bytes]]) -> list[tuple[float, int]]:
 
 
 def main() -> int:
-    """Run the measurement and print the three figures with their targets."""
+    """Run the measurement and print the four figures with their targets."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--windows", type=int, default=4, help="training windows, each followed by headless")
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each training window")
     parser.add_argument("--presses", type=int, default=60, help="key presses for the latency figure")
+    parser.add_argument("--help-presses", type=int, default=12, help="openings of the help for its latency")
+    parser.add_argument("--dots", type=int, default=40, help="`.` presses (one phase each) for their latency")
+    parser.add_argument("--size", default=f"{SIZE[0]}x{SIZE[1]}", help="terminal size, COLSxROWS (default: 100x32)")
     parser.add_argument("--engine", default="fused", choices=("fused", "atomic"))
     parser.add_argument("--fps", type=float, default=None, help="pass --fps to the app (default: the app's)")
     args = parser.parse_args()
@@ -157,7 +186,8 @@ def main() -> int:
     if args.fps is not None:
         command += ["--fps", str(args.fps)]
     subprocess.run(["tmux", "kill-session", "-t", SESSION], capture_output=True)
-    tmux("new-session", "-d", "-s", SESSION, "-x", str(SIZE[0]), "-y", str(SIZE[1]),
+    size = tuple(int(n) for n in args.size.split("x"))
+    tmux("new-session", "-d", "-s", SESSION, "-x", str(size[0]), "-y", str(size[1]),
          "sleep 1; exec " + " ".join(command))
     tmux("pipe-pane", "-t", SESSION, "-o", f"cat > {fifo}")
     tap = Tap(fifo)
@@ -219,7 +249,35 @@ def main() -> int:
             shown = tap.wait_for(pattern, sent, timeout=2.0)
             latencies.append(float("inf") if shown is None else shown - sent)
             time.sleep(0.15 + 0.1 * (i % 3))  # presses at irregular moments of the frame cycle
+
+        # 4: latency of `?` (the help) while training; escape closes it (and does nothing else if it is closed)
+        help_latencies = []
+        for i in range(args.help_presses):
+            sent = press("?")
+            shown = tap.wait_for(b"microgpt-tui help", sent, timeout=3.0)
+            help_latencies.append(float("inf") if shown is None else shown - sent)
+            time.sleep(0.3)
+            press("Escape")
+            time.sleep(0.4 + 0.1 * (i % 3))
+
+        # 5: latency of `.` (one phase of the step, paused): until the status line names the new phase
+        paused_at = press("Space")
+        tap.wait_for(b"paused", paused_at, timeout=10)
+        time.sleep(0.5)
+        phase_latencies = []
+        last: tuple[bytes, ...] | None = None
+        for i in range(args.dots):
+            sent = press(".")
+            seen = tap.wait_for_new(PHASE_RE, sent, 2.0, last)
+            if seen is None:
+                phase_latencies.append(float("inf"))
+            else:
+                phase_latencies.append(seen[0] - sent)
+                last = seen[1]
+            time.sleep(0.15 + 0.1 * (i % 3))
         tmux("send-keys", "-t", SESSION, "q")
+        time.sleep(0.3)
+        tmux("send-keys", "-t", SESSION, "q")  # steps since the last save: the app asks first
     finally:
         control.terminate()
         headless.close()
@@ -233,8 +291,14 @@ def main() -> int:
     p50 = statistics.median(latencies)
     p95 = latencies[min(len(latencies) - 1, round(0.95 * (len(latencies) - 1)))]
     rate = byte_count / byte_seconds
+    phase_latencies.sort()
+    phase_p50 = statistics.median(phase_latencies)
+    phase_p95 = phase_latencies[min(len(phase_latencies) - 1, round(0.95 * (len(phase_latencies) - 1)))]
+    help_latencies.sort()
+    help_p50 = statistics.median(help_latencies)
+    help_p95 = help_latencies[min(len(help_latencies) - 1, round(0.95 * (len(help_latencies) - 1)))]
 
-    print(f"microgpt-tui at {SIZE[0]}x{SIZE[1]}, TERM=xterm-256color, no COLORTERM, {args.engine} engine, "
+    print(f"microgpt-tui at {args.size}, TERM=xterm-256color, no COLORTERM, {args.engine} engine, "
           f"{args.windows} windows over steps {first_step}..{last_step}")
     print(f"throughput    {app_rate:7.1f} steps/s in the app vs {headless_rate:.1f} headless on the same steps: "
           f"{ratio:6.1%}   (target >= {TARGETS['throughput']:.0%})  {verdict(ratio >= TARGETS['throughput'])}")
@@ -244,7 +308,14 @@ def main() -> int:
     print(f"terminal      {rate / 1000:7.1f} KB/s written while training"
           f"   (target <= {TARGETS['bytes_per_second'] / 1000:.0f} KB/s)  "
           f"{verdict(rate <= TARGETS['bytes_per_second'])}")
-    ok = ratio >= TARGETS["throughput"] and p95 <= TARGETS["latency_p95"] and rate <= TARGETS["bytes_per_second"]
+    print(f"help          p50 {help_p50 * 1000:5.1f} ms, p95 {help_p95 * 1000:5.1f} ms"
+          f" over {len(help_latencies)} openings"
+          f"   (target p95 <= {TARGETS['help_p95'] * 1000:.0f} ms)  {verdict(help_p95 <= TARGETS['help_p95'])}")
+    print(f"phase (.)     p50 {phase_p50 * 1000:5.1f} ms, p95 {phase_p95 * 1000:5.1f} ms over {len(phase_latencies)}"
+          f" presses, paused   (target p95 <= {TARGETS['phase_p95'] * 1000:.0f} ms)  "
+          f"{verdict(phase_p95 <= TARGETS['phase_p95'])}")
+    ok = (ratio >= TARGETS["throughput"] and p95 <= TARGETS["latency_p95"] and rate <= TARGETS["bytes_per_second"]
+          and help_p95 <= TARGETS["help_p95"] and phase_p95 <= TARGETS["phase_p95"])
     return 0 if ok else 1
 
 

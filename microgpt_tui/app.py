@@ -1,4 +1,4 @@
-"""The app: five panes over one trainer, driven from the keyboard, fed by the engine process (runner.py).
+"""The app: six panes over one trainer, driven from the keyboard, fed by the engine process (runner.py).
 
 The app holds the state the panes draw (the latest snapshot, the sample, the selected head) and turns keys into
 requests to the engine. When the engine process dies, the panes keep their last state, the status line and a
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from collections.abc import Callable, Sequence
 from typing import ClassVar
 
@@ -25,7 +26,7 @@ from microgpt.breakpoints import Condition, parse
 from microgpt.checkpoint import CheckpointError, read_checkpoint
 from microgpt.history import History, HistoryError
 from microgpt.model import matrix_shapes
-from microgpt.report import PhaseReport, StepReport
+from microgpt.report import PhaseReport, ProbeReport, StepReport
 from microgpt.trainer import ENGINES
 from microgpt_tui.commands import MicroGPTCommands
 from microgpt_tui.engine_process import TrainerLike, fresh_trainer
@@ -39,6 +40,8 @@ from microgpt_tui.messages import (
     Notice,
     PastPhaseShown,
     PastShown,
+    PhaseShown,
+    ProbeShown,
     Progress,
     Refused,
     Sample,
@@ -56,11 +59,13 @@ from microgpt_tui.widgets.breakpoints_screen import BreakpointsScreen
 from microgpt_tui.widgets.choice_screen import Choice, ChoiceScreen
 from microgpt_tui.widgets.grad_norms import GradNorms
 from microgpt_tui.widgets.graph_pane import GraphPane
-from microgpt_tui.widgets.help_screen import HelpScreen
+from microgpt_tui.widgets.help_screen import HelpScreen, help_text, text_width
 from microgpt_tui.widgets.input_screen import InputScreen
+from microgpt_tui.widgets.inside import Inside
 from microgpt_tui.widgets.loss_chart import Ghost, LossChart
 from microgpt_tui.widgets.model_line import ModelLine
 from microgpt_tui.widgets.pane import Pane
+from microgpt_tui.widgets.probe_input import ProbeInput
 from microgpt_tui.widgets.sampler import MAX_SAMPLES, TEMPERATURE_TENTHS, Sampler
 from microgpt_tui.widgets.status_bar import StatusBar
 
@@ -71,10 +76,11 @@ PANES: tuple[tuple[str, str], ...] = (  # (id, key) in screen order
     ("grad", "3"),
     ("graph", "4"),
     ("sampler", "5"),
+    ("inside", "6"),
 )
 PANE_TITLES = {"loss": "Loss", "attention": "Attention", "grad": "Gradient norms", "graph": "Graph",
-               "sampler": "Sampling"}
-WIDE = (100, 30)  # from this many columns and rows, all five panes show at once; below it, one pane and tabs
+               "sampler": "Sampling", "inside": "Inside"}
+WIDE = (100, 30)  # from this many columns and rows, all six panes show at once; below it, one pane and tabs
 DEFAULT_SAVE_PATH = "microgpt-checkpoint.json"
 SCRUB_ACTIONS = frozenset({"scrub", "scrub_to"})  # keys that move the shown step; not while typing or in a dialog
 NO_COLOR_FILTERS: tuple[LineFilter, ...] = (NoColor(),)  # every cell in the terminal's default colours
@@ -86,11 +92,17 @@ class MicroGPTApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "microgpt-tui"
     COMMANDS = App.COMMANDS | {MicroGPTCommands}
+    ESCAPE_TO_MINIMIZE = False  # escape ends a probe first (action_escape), then restores a maximised pane
     ALLOW_IN_MAXIMIZED_VIEW = "Footer, StatusBar"  # a maximised pane keeps the status line
 
     BINDINGS: ClassVar[list[BindingType]] = [  # in the help's order; the footer shows those with show=True
         Binding("space", "toggle_run", "Run/pause", tooltip="Start training, or pause after the current step"),
-        Binding("n", "step", "Step", tooltip="One training step, pausing first if running (presses add up)"),
+        Binding("n", "step", "Step", tooltip="Finish the step in progress, or take one whole step, pausing first "
+                "if running (presses add up)"),
+        Binding("full_stop", "phase", "Phase", show=False,
+                tooltip="One phase of the step: the document, one position forward, the loss, a piece of the "
+                        "backward pass, the update (pausing first if running; presses add up; in history: of the "
+                        "past step shown, replayed)"),
         Binding("left_square_bracket", "speed(-1)", "Slower", show=False,
                 tooltip="Cap training at fewer steps per second"),
         Binding("right_square_bracket", "speed(1)", "Faster", show=False,
@@ -103,6 +115,10 @@ class MicroGPTApp(App[None]):
         Binding("G", "sample(10)", "Sample ten", show=False, tooltip="Sample ten names at once"),
         Binding("h", "next_head", "Next head", show=False, tooltip="Show the next attention head (wraps)"),
         Binding("l", "next_layer", "Next layer", show=False, tooltip="Show the next layer's attention (wraps)"),
+        Binding("slash", "probe", "Probe", show=False,  # the footer is full at 100 columns: the Inside pane says it
+                tooltip="Probe a word: its forward pass at the current weights"),
+        Binding("escape", "escape", "Back", show=False,
+                tooltip="End a probe (back to training's numbers), else restore a maximised pane"),
         Binding("m", "toggle_engine", "Mode", tooltip="Switch the graph between fused and atomic (same losses)"),
         Binding("ctrl+s", "save", "Save", tooltip="Save a checkpoint to the --save path"),
         Binding("r", "restart", "Restart", show=False,
@@ -124,8 +140,6 @@ class MicroGPTApp(App[None]):
                 tooltip="Show step 1 (the first step the history holds)"),
         Binding("end", "scrub_to('live')", "Live step", show=False, priority=True,
                 tooltip="Back to the live step (leave the history)"),
-        Binding("full_stop", "phase", "Phase", show=False,
-                tooltip="The next phase of the shown step (in history: of that past step, replayed)"),
         Binding("b", "branch", "Branch", show=False,
                 tooltip="In history: train again from the shown step (the later steps become a ghost curve)"),
         Binding("k", "breakpoints", "Breakpoints", show=False,
@@ -139,6 +153,7 @@ class MicroGPTApp(App[None]):
     PALETTE: ClassVar[tuple[tuple[str, str, str], ...]] = (
         ("Run to step…", "train, then pause after the step you give", "run_to"),
         ("Save as…", "save a checkpoint to a path you choose (later ctrl+s saves go there too)", "save_as"),
+        ("Extend the schedule…", "make the run longer and train on (the loss chart marks the step)", "extend"),
         ("Go to step…", "show any past step exactly (history), while paused", "go_to"),
         ("Set learning rate…", "the base learning rate from the next step on (the decay continues)", "set_lr"),
     )
@@ -153,6 +168,9 @@ class MicroGPTApp(App[None]):
     attn_head: var[int] = var(0)
     temperature: var[int] = var(5)  # whole tenths
     color_mode: var[ColorMode] = var[ColorMode]("256")
+    phase: var[PhaseReport | None] = var[PhaseReport | None](None)  # the shown step's current or last phase
+    probe: var[ProbeReport | None] = var[ProbeReport | None](None)  # a probed word's forward pass, until escape
+    live: Snapshot | None = None  # the engine's latest snapshot (`snapshot` is what the panes show of it)
     current_pane: var[str] = var("loss")
     wide: var[bool] = var(True)
     history_step: var[int | None] = var[int | None](None)  # the past step shown (None: the live one)
@@ -178,6 +196,7 @@ class MicroGPTApp(App[None]):
         self.trainer_config = trainer.config
         self.dataset = trainer.dataset
         self.first_engine = trainer.engine  # a restart from step 0 takes the settings the run started with
+        self.matrix_names = tuple(name for name, _, _ in matrix_shapes(trainer.config, trainer.dataset.vocab_size))
         self.save_path = save_path
         self.start_paused = paused
         self.start_until = until  # train and pause after this step (--until), from the first run
@@ -187,9 +206,8 @@ class MicroGPTApp(App[None]):
         self.sample_delay = sample_delay  # seconds per letter of a sample's reveal (the sampler pane paces it)
         self.engine_death = ""  # why the engine process died; "" while it lives
         self.runner = Runner(trainer, self.post_message, fps=fps, history=history, breaks=breaks)
-        self.live: Snapshot | None = None  # the engine's latest snapshot (self.snapshot is what the panes show)
         self.past: StepReport | None = None  # the shown past step's report, once the engine has replayed it
-        self.past_phase: PhaseReport | None = None  # its phase, after `.` in history
+        self._live_phase: PhaseReport | None = None  # the live step's phase, kept while a past step is shown
         self.first_step = 1  # the first step the history can show
         self.compare_ghosts = tuple(compare)  # --compare runs
         self.set_reactive(MicroGPTApp.ghosts, self.compare_ghosts)
@@ -201,6 +219,8 @@ class MicroGPTApp(App[None]):
         self._wants_running = not paused  # what the user asked for last (snapshots may lag behind the commands)
         self._wants_engine = trainer.engine
         self._sample_seen_at: int | None = None  # the step on screen when the newest sample arrived
+        self._shown_at = -math.inf  # when the shown snapshot last changed
+        self._show_due = False  # a change of the shown snapshot is waiting for its turn
         self._notification_kinds: dict[str, str] = {}  # identity of a notification on its way -> its kind
         self._notification_shown: dict[str, Notification] = {}  # kind -> the latest notification of that kind
 
@@ -213,7 +233,7 @@ class MicroGPTApp(App[None]):
     # -- layout ---------------------------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        """Status line, tabs (small terminals only), the five panes, footer."""
+        """Status line, tabs (small terminals only), the six panes (in grid order), the probe's input, footer."""
         yield StatusBar(self.dataset.name, id="status").data_bind(MicroGPTApp.snapshot)
         yield ModelLine(self.trainer_config, self.dataset, id="model")
         yield Tabs(*[Tab(f"{key} {PANE_TITLES[pane]}", id=f"tab-{pane}") for pane, key in PANES], id="tabs")
@@ -223,18 +243,21 @@ class MicroGPTApp(App[None]):
             yield AttentionMap(self.trainer_config.block_size, id="attention").data_bind(
                 MicroGPTApp.snapshot, MicroGPTApp.samples, MicroGPTApp.showing_sample, MicroGPTApp.sample_revealed,
                 MicroGPTApp.attn_layer, MicroGPTApp.attn_head, MicroGPTApp.color_mode)
-            yield GradNorms(self.trainer_config.n_layer, id="grad").data_bind(MicroGPTApp.snapshot,
-                                                                               MicroGPTApp.attn_layer)
             total_params = sum(rows * cols for _, rows, cols in matrix_shapes(self.trainer_config,
                                                                                self.dataset.vocab_size))
             yield GraphPane(total_params, id="graph").data_bind(MicroGPTApp.snapshot)
+            yield GradNorms(self.trainer_config.n_layer, id="grad").data_bind(MicroGPTApp.snapshot,
+                                                                               MicroGPTApp.attn_layer)
+            yield Inside(self.dataset.uchars, id="inside").data_bind(
+                MicroGPTApp.phase, MicroGPTApp.probe, MicroGPTApp.attn_layer, MicroGPTApp.attn_head)
             yield Sampler(self.dataset, delay=self.sample_delay, id="sampler").data_bind(
                 MicroGPTApp.samples, MicroGPTApp.temperature, MicroGPTApp.snapshot)
+        yield ProbeInput(self.dataset.uchars, self.dataset.name, id="probe-input")
         yield Footer()
 
     def on_mount(self) -> None:
         """Lay out for the terminal's size, let the panes take turns redrawing, and focus the first pane."""
-        training_panes = [pane for pane, _ in PANES if pane != "sampler"]
+        training_panes = [pane for pane, _ in PANES if pane not in ("sampler", "inside")]
         for turn, pane in enumerate(training_panes):  # spread over the first half of the redraw interval
             self.query_one(f"#{pane}", Pane).stagger = turn / len(training_panes) / 2 / self.redraws_per_second
         self._fit(self.size.width, self.size.height)
@@ -256,6 +279,7 @@ class MicroGPTApp(App[None]):
             self.start_until = None
         else:
             self.runner.run()
+        self.set_timer(0.5, self._lay_out_help)
 
     def on_resize(self, event: events.Resize) -> None:
         """Switch between all panes at once and one pane with tabs."""
@@ -273,6 +297,41 @@ class MicroGPTApp(App[None]):
             footer.refresh(recompose=True)  # the palette's key is part of the footer's composition
         if not wide:
             self.query_one(f"#{self.current_pane}", Pane).focus()
+
+    def watch_probe(self, probe: ProbeReport | None) -> None:
+        """While a probe is shown the screen carries `-probe`: the panes showing it are marked (app.tcss)."""
+        self.screen.set_class(probe is not None, "-probe")
+        self.query_one(StatusBar).probe = "" if probe is None else probe.word
+        self._show()
+
+    def watch_phase(self) -> None:
+        """A phase of the step in progress is shown (or no longer is): the panes follow."""
+        self._show()
+
+    def _show(self) -> None:
+        """Make the one snapshot every training pane draws: the live one, a phase's or a probe's.
+
+        While training runs, the panes take turns redrawing over the first half of the redraw interval; the shown
+        snapshot changes at most once an interval, so that every pane draws the same one (the same step).
+        """
+        live = self.live
+        if live is None:
+            return
+        now = time.monotonic()
+        wait = self._shown_at + 1.0 / self.redraws_per_second - now
+        if live.running and self.phase is None and self.probe is None and wait > 0:
+            if not self._show_due:
+                self._show_due = True
+                self.set_timer(wait, self._show_late)
+            return
+        self._shown_at = now
+        past = self.past if self.history_step is not None else None
+        self.snapshot = shown_snapshot(live, self.phase, self.probe, self.matrix_names, past)
+        self._say_history()
+
+    def _show_late(self) -> None:
+        self._show_due = False
+        self._show()
 
     def watch_current_pane(self, pane: str) -> None:
         """Mark the current pane (the one shown in tab mode) and its tab."""
@@ -304,9 +363,17 @@ class MicroGPTApp(App[None]):
             status.pending = ""
         self.live = snapshot
         if self.history_step is not None and snapshot.step <= self.history_step:  # a branch or restart went back
-            self.history_step = None
+            self.leave_history()
+        if snapshot.phase is None or snapshot.running:  # between steps, or training on: no phase to show
+            if self.history_step is None:
+                self.phase = None
+            else:
+                self._live_phase = None
         self._show()
-        self.query_one(ModelLine).engine = snapshot.engine
+        for line in self.query(ModelLine):  # (none while the app is closing)
+            line.engine = snapshot.engine
+        for chart in self.query(LossChart):
+            chart.marks = snapshot.marks
         if self.showing_sample and snapshot.step != self._sample_seen_at:  # a step after the sample
             self.showing_sample = False
         if snapshot.running and status.notice:
@@ -326,7 +393,7 @@ class MicroGPTApp(App[None]):
 
     def on_computing(self, message: Computing) -> None:
         """A step has begun that may take a while: the status line counts the seconds."""
-        self.query_one(StatusBar).start_computing(message.step)
+        self.query_one(StatusBar).start_computing(message.step, message.elapsed)
 
     def on_engine_died(self, message: EngineDied) -> None:
         """The engine process is gone: keep the panes, say why, and offer a new engine or to quit."""
@@ -393,10 +460,12 @@ class MicroGPTApp(App[None]):
                     timeout=6)
 
     def on_saved(self, message: Saved) -> None:
-        """Say where the checkpoint went."""
+        """Say where the checkpoint went (and, in the middle of a step, that it holds the state before it)."""
         self.saved_step = message.step
         self.query_one(StatusBar).saved = f"saved step {message.step}"
-        self.say("save", f"checkpoint of step {message.step} saved to {message.path}", timeout=4)
+        during = (f" (step {message.step + 1} was in progress: the checkpoint holds the state before it)"
+                  if message.mid_step else "")
+        self.say("save", f"checkpoint of step {message.step} saved to {message.path}{during}", timeout=6)
 
     def on_save_failed(self, message: SaveFailed) -> None:
         """Say why the save failed (the previous checkpoint is intact)."""
@@ -592,6 +661,71 @@ class MicroGPTApp(App[None]):
         self.query_one(StatusBar).saved = "saving…"
         self.runner.save(self.save_path)
 
+    def action_probe(self) -> None:
+        """Open the probe's input: type a word, enter probes it."""
+        self.query_one(ProbeInput).open()
+
+    def on_probe_input_probe_requested(self, message: ProbeInput.ProbeRequested) -> None:
+        """A word to probe: the engine computes its forward pass; its `ProbeReport` is shown as `probe`."""
+        if self.engine_alive():
+            self.runner.probe(message.word)
+
+    def on_probe_shown(self, message: ProbeShown) -> None:
+        """A probe's forward pass: the panes show it, marked `probe · not trained on`, until escape."""
+        self.probe = message.report
+
+    def on_phase_shown(self, message: PhaseShown) -> None:
+        """The numbers of the unit the step in progress stopped at: the panes show the step so far."""
+        if self.history_step is not None:  # a past step is shown: the live phase waits for its return
+            self._live_phase = message.report
+            return
+        self.phase = message.report
+
+    def on_refused(self, message: Refused) -> None:
+        """The engine could not do what was asked: say why."""
+        self.say(message.what, message.reason, title=f"{message.what}: not done", severity="warning", timeout=6)
+
+    def on_notice(self, message: Notice) -> None:
+        """Something to read once (what extending the schedule changed)."""
+        self.say("notice", message.text, title=message.title, timeout=12)
+
+    def action_phase(self) -> None:
+        """One more unit of the step in progress (pausing first if running; presses add up)."""
+        if not self.engine_alive():
+            return
+        self.probe = None
+        if self.history_step is not None:  # the next phase of the past step shown, replayed
+            self.runner.past_phase(self.history_step)
+            return
+        self._wants_running = False
+        self.runner.next_phase()
+
+    def action_extend(self) -> None:
+        """Ask for a new length of the schedule, then train on with it."""
+        if not self.engine_alive() or self.live is None:
+            return
+        step, steps = self.live.step, self.live.steps
+
+        def check(text: str) -> str | None:
+            if not text.isdigit() or int(text) <= step:
+                return f"more than {step} steps (the run is at step {step})"
+            return None
+
+        def answered(text: str | None) -> None:
+            if text:
+                self.runner.extend(int(text))
+
+        self.push_screen(InputScreen("extend the schedule…", f"New length of the schedule (now {steps} steps; "
+                                     f"the run is at step {step}):", value=str(max(steps, step) * 2), check=check),
+                         answered)
+
+    def action_escape(self) -> None:
+        """End a probe (the panes show training again); with no probe, restore a maximised pane."""
+        if self.probe is not None:
+            self.probe = None
+        elif self.screen.maximized is not None:
+            self.screen.minimize()
+
     def action_show_pane(self, pane: str) -> None:
         """Focus a pane (and show it, when the panes are tabs)."""
         self.current_pane = pane
@@ -604,7 +738,20 @@ class MicroGPTApp(App[None]):
         """Open the help: keys, then every pane (the focused one first)."""
         panes = [self.query_one(f"#{pane}", Pane) for pane, _ in PANES]
         panes.sort(key=lambda p: p.id != self.current_pane)
-        self.push_screen(HelpScreen(self.key_help(), [(p.TITLE, p.HELP) for p in panes]))
+        texts = [(p.TITLE, p.HELP) for p in panes]
+        if self.is_screen_installed("help"):  # kept from the last time: shown again at once
+            help_screen = self.get_screen("help")
+            assert isinstance(help_screen, HelpScreen)
+            help_screen.show_panes(texts)
+        else:
+            self.install_screen(HelpScreen(self.key_help(), texts), "help")
+        self.push_screen("help")
+
+    def _lay_out_help(self) -> None:
+        """Lay the help out ahead of the first `?` (the slow part of opening it the first time)."""
+        panes = [self.query_one(f"#{pane}", Pane) for pane, _ in PANES]
+        panes.sort(key=lambda p: p.id != self.current_pane)
+        help_text(self.key_help(), [(p.TITLE, p.HELP) for p in panes], text_width(self.size.width), self.console)
 
     def key_help(self) -> list[tuple[str, str]]:
         """(keys, what they do) for every binding of the app, in the help's words."""
@@ -615,9 +762,10 @@ class MicroGPTApp(App[None]):
                 continue
             rows.append((" / ".join(self.key_label(k) for k in binding.key.split(",")), binding.tooltip))
         panes = ", ".join(f"{key} {PANE_TITLES[pane]}" for pane, key in PANES)
-        rows.append(("1 … 5", f"focus a pane ({panes}); in a small terminal, show it"))
+        rows.append(("1 … 6", f"focus a pane ({panes}); in a small terminal, show it"))
         rows.append(("up / down", "in the Attention pane (focus it with 2 or tab): choose the row whose weights "
-                                  "are printed"))
+                                  "are printed; in the Inside pane (6): choose the update's matrix, or the probed "
+                                  "word's position"))
         rows.append(("tab / shift+tab", "move the focus from pane to pane"))
         rows.append(("ctrl+p", "the command palette: every action by name"))
         return rows
@@ -645,16 +793,17 @@ class MicroGPTApp(App[None]):
 
     # -- time travel: history, branches, breakpoints (issue 9) ----------------------------------------------------
 
-    def _show(self) -> None:
-        """Give the panes the one snapshot they draw: the live one, or a past step's (or a phase of it)."""
-        if self.live is None:
-            return
-        past = self.past if self.history_step is not None else None
-        phase = self.past_phase if self.history_step is not None else None
-        self.snapshot = shown_snapshot(self.live, phase, None, past)
-        status = self.query_one(StatusBar)
-        status.history = "" if self.history_step is None else f"history · step {self.history_step} " \
-                                                                  f"(live: {self.live.step})"
+    def _say_history(self) -> None:
+        """The status line names the past step shown (and its phase), or nothing while the live one is."""
+        live = self.live
+        if self.history_step is None or live is None:
+            label = ""
+        else:
+            label = f"history · step {self.history_step} (live: {live.step})"
+            if self.phase is not None:
+                label += f" · {self.phase.phase.label}"
+        for status in self.query(StatusBar):
+            status.history = label
 
     def watch_history_step(self) -> None:
         """The status line says which step is shown."""
@@ -694,7 +843,9 @@ class MicroGPTApp(App[None]):
             return
         if step == self.history_step:
             return
-        self.past_phase = None
+        if self.history_step is None:  # entering the history: the live phase (if any) waits for our return
+            self._live_phase = self.phase
+        self.phase = None  # `phase` is the past step's, while in history
         self.history_step = step
         self.runner.seek(step)
 
@@ -702,31 +853,20 @@ class MicroGPTApp(App[None]):
         """Show the live step again."""
         if self.history_step is not None:
             self.history_step = None
-            self.past = self.past_phase = None
+            self.past = None
+            self.phase, self._live_phase = self._live_phase, None
             self._show()
 
     def on_past_shown(self, message: PastShown) -> None:
         """The past step asked for, replayed: every pane shows it (a stale answer to an earlier key is dropped)."""
         if message.report.step == self.history_step:
             self.past = message.report
-            self.past_phase = None
             self._show()
 
     def on_past_phase_shown(self, message: PastPhaseShown) -> None:
         """A phase of the shown past step."""
         if message.report.phase.step == self.history_step:
-            self.past_phase = message.report
-            self._show()
-
-    def action_phase(self) -> None:
-        """`.`: in history, the next phase of the shown past step (replayed)."""
-        if not self.engine_alive():
-            return
-        if self.history_step is not None:
-            self.runner.past_phase(self.history_step)
-            return
-        self._wants_running = False
-        self.runner.next_phase()
+            self.phase = message.report  # the panes and the Inside pane show the past step's phase
 
     def action_go_to(self) -> None:
         """Ask for a step, then show it (pausing first)."""
@@ -837,14 +977,6 @@ class MicroGPTApp(App[None]):
         self.leave_history()
         self.query_one(StatusBar).notice = message.text
         self.say("halted", message.text, title="breakpoint: training paused (space runs on)", timeout=10)
-
-    def on_refused(self, message: Refused) -> None:
-        """The engine could not do what was asked: say why."""
-        self.say(message.what, message.reason, title=f"{message.what}: not done", severity="warning", timeout=6)
-
-    def on_notice(self, message: Notice) -> None:
-        """Something to read once."""
-        self.say(message.title, message.text, title=message.title, timeout=8)
 
 
 def next_speed_cap(cap: float | None, direction: int, rate: float | None = None) -> float | None:

@@ -34,7 +34,16 @@ from microgpt.checkpoint import save_checkpoint
 from microgpt.config import Config
 from microgpt.data import Dataset
 from microgpt.history import History, HistoryError
-from microgpt.report import Phase, PhaseReport, ProbeError, ProbeReport, SampleToken, StepReport
+from microgpt.report import (
+    MatrixStats,
+    Phase,
+    PhaseReport,
+    ProbeError,
+    ProbeReport,
+    SampleToken,
+    StepReport,
+    Timings,
+)
 from microgpt.schedule import Schedule, ScheduleError
 from microgpt.trainer import Trainer, TrainingComplete, TrainingDiverged
 from microgpt_tui import protocol as p
@@ -77,6 +86,10 @@ class TrainerLike(Protocol):
     def dataset(self) -> Dataset: ...
     @property
     def steps(self) -> int: ...
+    @property
+    def docs(self) -> Sequence[str]: ...
+    @property
+    def matrix_names(self) -> tuple[str, ...]: ...
     @property
     def schedule(self) -> Schedule: ...
     def begin_step(self) -> StepLike: ...
@@ -180,6 +193,8 @@ class EngineLoop:
     def run(self) -> None:
         """Publish a first state, then work until a stop request (or until the requests end)."""
         self._announce_time_travel()
+        if self._trainer.step_count > 0:
+            self._resumed()
         self._publish(self._clock())
         while not self._stopping:
             self._take_requests(self._idle_timeout(self._clock()))
@@ -488,6 +503,25 @@ class EngineLoop:
             self._post(p.Refused("probe", str(error)))
             return
         self._post(p.Probed(report))
+
+    def _resumed(self) -> None:
+        """A resumed run: its last step's document recomputed at the restored weights, so the panes are not empty."""
+        trainer = self._trainer
+        k = trainer.step_count
+        doc = trainer.docs[(k - 1) % len(trainer.docs)]
+        try:
+            probe = trainer.probe(doc)
+        except (ProbeError, ArithmeticError, ValueError):
+            return
+        no_grad = math.nan  # no backward pass has run in this session: the gradients come with the next step
+        self._report = StepReport(
+            step=k, steps=trainer.steps, loss=probe.loss, lr=trainer.schedule.lr_at(k), engine=probe.engine, doc=doc,
+            tokens=probe.tokens, targets=probe.targets, position_losses=probe.position_losses, graph=probe.graph,
+            matrices=tuple(MatrixStats(name, no_grad, no_grad, no_grad) for name in trainer.matrix_names),
+            attention=probe.attention, timings=Timings(0.0, 0.0, 0.0),
+        )
+        self._post(p.Notice(f"resumed at step {k}", f"the panes show step {k}'s document “{doc}” recomputed at the "
+                            f"restored weights (those after step {k}); the gradients fill in with the next step"))
 
     def _regraph(self) -> None:
         """A finished run's last step, its graph built again in the new mode (no update: the same weights)."""

@@ -36,24 +36,29 @@ def source_of(phase: PhaseReport | None, probe: ProbeReport | None, past: StepRe
 
 
 def shown_snapshot(live: Snapshot, phase: PhaseReport | None, probe: ProbeReport | None,
-                   past: StepReport | None = None) -> Snapshot:
-    """The one snapshot every training pane draws."""
+                   names: tuple[str, ...], past: StepReport | None = None) -> Snapshot:
+    """The one snapshot every training pane draws (`names`: the model's matrices, in the reference's order)."""
     if probe is not None:
-        return replace(live, report=report_of_probe(probe, live))
+        return replace(live, report=report_of_probe(probe, live, names))
     if phase is not None:
-        return replace(live, report=report_of_phase(phase, live))
+        return replace(live, report=report_of_phase(phase, live, names))
     if past is not None:
         return replace(live, report=past)
     return live
 
 
-def report_of_phase(phase: PhaseReport, live: Snapshot) -> StepReport:
+def no_update(grads: dict[str, float], names: tuple[str, ...]) -> tuple[MatrixStats, ...]:
+    """Matrix rows before an update: the gradient norms so far (0 where none has arrived), no update yet (nan)."""
+    return tuple(MatrixStats(name, grads.get(name, 0.0), math.nan, math.nan) for name in names)
+
+
+def report_of_phase(phase: PhaseReport, live: Snapshot, names: tuple[str, ...]) -> StepReport:
     """A step report of the step so far: what the panes can show of a step stopped at one of its units."""
     losses = phase.position_losses
     detail = phase.detail
     lr = detail.lr if isinstance(detail, UpdateDetail) else live.next_lr
     loss = detail.loss if isinstance(detail, LossDetail) else math.nan  # the engine's own float, once it exists
-    matrices = phase.matrices or tuple(MatrixStats(name, grad, math.nan, math.nan) for name, grad in phase.grad_norms)
+    matrices = phase.matrices or no_update(dict(phase.grad_norms), names)
     return StepReport(
         step=phase.phase.step,
         steps=live.steps,
@@ -71,7 +76,7 @@ def report_of_phase(phase: PhaseReport, live: Snapshot) -> StepReport:
     )
 
 
-def report_of_probe(probe: ProbeReport, live: Snapshot) -> StepReport:
+def report_of_probe(probe: ProbeReport, live: Snapshot, names: tuple[str, ...]) -> StepReport:
     """A step report of a probed word: its forward pass at the weights after step `live.step`."""
     latest = live.report
     return StepReport(
@@ -85,7 +90,7 @@ def report_of_probe(probe: ProbeReport, live: Snapshot) -> StepReport:
         targets=probe.targets,
         position_losses=probe.position_losses,
         graph=probe.graph,
-        matrices=latest.matrices if latest is not None else (),
+        matrices=latest.matrices if latest is not None else no_update({}, names),
         attention=probe.attention,
         timings=NO_TIMINGS,
     )

@@ -1,14 +1,15 @@
 """The help screen: every key as a list, then what each pane shows, why it matters and how to read it.
 
-It is two Rich renderables in one scroller (a key grid and the panes' Markdown), not a tree of widgets, so that
-it opens at once even while training runs, and the key list stays one line per key at 80 columns.
+The key grid and the panes' Markdown are laid out once, at the width the box will have, into plain styled lines
+(not a tree of widgets, and not a renderable that every layout pass lays out again), so that the help opens at
+once even while training runs; the key list stays one line per key at 80 columns.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rich.console import Group, RenderableType
+from rich.console import Console, Group, RenderableType
 from rich.markdown import Markdown
 from rich.table import Table
 from rich.text import Text
@@ -47,6 +48,34 @@ def help_renderable(keys: Sequence[tuple[str, str]], panes: Sequence[tuple[str, 
                  Markdown(help_markdown(panes)))
 
 
+_LAID_OUT: dict[tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...], int], Text] = {}
+
+
+def help_text(keys: Sequence[tuple[str, str]], panes: Sequence[tuple[str, str]], width: int,
+              console: Console) -> Text:
+    """The help laid out once at `width` cells: styled lines that never need laying out again (kept for reuse)."""
+    key = (tuple(keys), tuple(panes), width)
+    if key not in _LAID_OUT:
+        options = console.options.update_width(max(20, width))
+        lines = console.render_lines(help_renderable(keys, panes), options, pad=False)
+        text = Text(no_wrap=True, overflow="crop")
+        for y, line in enumerate(lines):
+            if y:
+                text.append("\n")
+            for segment in line:
+                if not segment.control:
+                    text.append(segment.text, segment.style)
+        _LAID_OUT.clear()  # one layout is enough: the next one is for another width or another pane first
+        _LAID_OUT[key] = text
+    return _LAID_OUT[key]
+
+
+def text_width(screen_width: int) -> int:
+    """The width of the help's text in a terminal `screen_width` cells wide (see HelpScreen's CSS)."""
+    box = min(110, screen_width * 9 // 10)
+    return box - 2 - 2 - 1  # border, padding, scrollbar
+
+
 class HelpScreen(ModalScreen[None]):
     """A scrollable page of help over the dashboard."""
 
@@ -57,6 +86,7 @@ class HelpScreen(ModalScreen[None]):
     HelpScreen > VerticalScroll {
         width: 90%;
         max-width: 110;
+        scrollbar-size-vertical: 1;
         height: 90%;
         border: round $accent;
         background: $surface;
@@ -74,9 +104,23 @@ class HelpScreen(ModalScreen[None]):
         self.panes = list(panes)
 
     def compose(self) -> ComposeResult:
-        """The help text in a scrolling box."""
+        """The help text in a scrolling box, laid out for the width the box will have."""
         with VerticalScroll():
-            yield Static(help_renderable(self.keys, self.panes), id="help-text")
+            yield Static(self._text(), id="help-text")
+
+    def _text(self) -> Text:
+        return help_text(self.keys, self.panes, text_width(self.app.size.width), self.app.console)
+
+    def show_panes(self, panes: Sequence[tuple[str, str]]) -> None:
+        """Show the panes' help in this order (the screen is kept and shown again: it opens at once)."""
+        if list(panes) != self.panes:
+            self.panes = list(panes)
+            self.query_one("#help-text", Static).update(self._text())
+            self.query_one(VerticalScroll).scroll_home(animate=False)
+
+    def on_resize(self) -> None:
+        """Lay the text out again for the new width."""
+        self.query_one("#help-text", Static).update(self._text())
 
     def on_mount(self) -> None:
         """Focus the scroller so the arrow keys scroll at once."""

@@ -224,10 +224,13 @@ a name).
         self.data_changed()
 
     def shown_step(self) -> int:
-        """The step the pane draws: the cursor's, else the latest."""
+        """The step the pane draws: the cursor's, else the step in progress whose phase is shown, else the latest."""
         if self.cursor is not None:
             return self.cursor
-        return self.snapshot.step if self.snapshot is not None else 0
+        snapshot = self.snapshot
+        if snapshot is not None and snapshot.report is not None and snapshot.report.step > snapshot.step:
+            return snapshot.report.step  # a phase of the step in progress: its letters so far under the chart
+        return snapshot.step if snapshot is not None else 0
 
     def _title(self) -> None:
         title = f"{self.TITLE} · step {self.shown_step()}"

@@ -21,6 +21,8 @@ from textual.widget import Widget
 from microgpt.report import StepReport
 from microgpt_tui.messages import Snapshot
 
+COVERED_RETRY = 0.2  # seconds between looks at whether a covered pane is on screen again
+
 
 class Pane(Widget, can_focus=True):
     """A bordered, focusable pane; `HELP` says what it shows, why it matters and how to read it (Markdown)."""
@@ -83,9 +85,15 @@ class Pane(Widget, can_focus=True):
         self._scheduled_update()
 
     def _scheduled_update(self) -> None:
-        if self._stale:
-            self._stale = False
-            self.update_content()
+        if not self._stale:
+            return
+        if self.is_mounted and self.screen is not self.app.screen:  # covered (help, palette): redraw once back
+            if not self._timer_pending:
+                self._timer_pending = True
+                self.set_timer(COVERED_RETRY, self._timed_update)
+            return
+        self._stale = False
+        self.update_content()
 
     def update_content(self) -> None:
         """Rebuild the lines from the pane's data, and repaint the lines that changed (all of them on a resize)."""
@@ -187,7 +195,7 @@ class TrainingPane(Pane):
         step = self.shown_step()
         head = [self.TITLE, *([] if step is None else [f"step {step}"])]
         title = " · ".join([*head, *self.title_parts()])
-        if len(title) + 6 > self.size.width:  # the border's corners and spaces take 6 cells
+        if len(title) + 6 > self.outer_size.width:  # the border's corners and spaces take 6 cells
             title = " · ".join([*head, *self.short_title_parts()])
         return title
 

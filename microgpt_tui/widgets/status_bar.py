@@ -1,4 +1,5 @@
-"""The status line: step, what the engine is doing (and for how long), speed, graph mode, dataset, last save."""
+"""The status line: step (and the phase of the step in progress), what the engine is doing (and for how long),
+speed, graph mode, dataset, last save; and what is shown when it is not training's latest step (a probe)."""
 
 from __future__ import annotations
 
@@ -44,6 +45,7 @@ class StatusBar(Widget):
     pending: reactive[str] = reactive("")  # what was asked and not yet done, e.g. "pausing…" during a long step
     death: reactive[str] = reactive("")  # why the engine process died ("" while it lives)
     computing: reactive[tuple[int, float] | None] = reactive(None)  # (step, when it began) of a step under way
+    probe: reactive[str] = reactive("")  # the word probed, while its forward pass is shown
     history: reactive[str] = reactive("")  # e.g. "history · step 40 (live: 312)" while a past step is shown
 
     def __init__(self, dataset: str, *, id: str | None = None) -> None:
@@ -58,9 +60,9 @@ class StatusBar(Widget):
         if self.computing is not None and not self.death:
             self.refresh()
 
-    def start_computing(self, step: int) -> None:
-        """Step `step` has begun: once it has taken a moment, say so and count the seconds."""
-        self.computing = (step, time.monotonic())
+    def start_computing(self, step: int, elapsed: float = 0.0) -> None:
+        """Step `step` has been under way for `elapsed` seconds: once it has taken a moment, count the seconds."""
+        self.computing = (step, time.monotonic() - elapsed)
 
     def watch_snapshot(self, snapshot: Snapshot | None) -> None:
         """A snapshot at (or past) the step being computed ends the count."""
@@ -83,10 +85,17 @@ class StatusBar(Widget):
             text.append("starting…")
             return text
         width = len(str(snap.steps))
-        if self.history:
-            text.append(self.history, style="bold reverse")
-            text.append(" · ")
-        text.append(f"step {snap.step:>{width}} / {snap.steps}", style="bold")
+        if self.probe:
+            text.append(f"probe “{self.probe}” · not trained on", style="bold reverse")
+            text.append(f" · weights of step {snap.step} · escape ends it")
+            return text
+        if snap.phase is not None and not snap.running:  # `step 1 · forward 3/7 “mignon”`
+            text.append(f"step {snap.phase.step:>{width}} / {snap.steps} · {snap.phase.label}", style="bold")
+        else:
+            if self.history:  # a past step shown: which, then the live run's own line
+                text.append(self.history, style="bold reverse")
+                text.append(" · ")
+            text.append(f"step {snap.step:>{width}} / {snap.steps}", style="bold")
         text.append(" · ")
         computing = self.computing_label()
         if self.death:
@@ -112,10 +121,10 @@ class StatusBar(Widget):
         text.append(" · ")
         text.append(snap.engine, style="bold")
         text.append(f" · {self.dataset}")
-        if snap.schedule_note:
-            text.append(f" · {snap.schedule_note}", style="bold")
         if self.saved:
             text.append(f" · {self.saved}")
+        if snap.schedule_note:
+            text.append(f" · {snap.schedule_note}", style="dim")
         if self.death:
             text.append(f" · {self.death.removeprefix('the engine process ').removeprefix('was ')}", style="bold red")
         elif self.notice:

@@ -109,9 +109,10 @@ async def test_dot_in_history_steps_through_the_past_steps_phases(trainer, make_
         await pilot.press("left", "left")
         await at_step(pilot, until, 3)
         await pilot.press("full_stop", "full_stop")
-        await until(pilot, lambda: app.past_phase is not None and app.past_phase.phase.kind == "forward",
+        await until(pilot, lambda: app.phase is not None and app.phase.phase.kind == "forward",
                     what="the first forward position of step 3")
-        assert app.past_phase.doc == reference[2].doc and shown(app).step == 3
+        assert app.phase.doc == reference[2].doc and shown(app).step == 3
+        assert "history · step 3 (live: 5) · forward 1/" in status(app)
         assert shown(app).position_losses == reference[2].position_losses[:1]
         assert trainer.step_count == 0  # the app's copy; the engine's run is untouched (it is at step 5)
         assert app.snapshot.step == 5

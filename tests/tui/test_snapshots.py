@@ -23,7 +23,7 @@ def prepare(steps_fn: Any, until_fn: Any, ready_fn: Any, keys: tuple[str, ...] =
         app = await ready_fn(pilot)
         await steps_fn(pilot, STEPS)
         await pilot.press("g")
-        await until_fn(pilot, lambda: len(app.samples) >= 1, what="the sample")
+        await until_fn(pilot, lambda: len(app.samples) == 1, what="the sample")
         if keys:
             await pilot.press(*keys)
         await pilot.pause()
@@ -50,3 +50,16 @@ def test_no_color_attention(snap_compare, steady, make_app, steps, until, ready)
 def test_help(snap_compare, steady, make_app, steps, until, ready):
     app: MicroGPTApp = make_app(steady)
     assert snap_compare(app, terminal_size=(100, 32), run_before=prepare(steps, until, ready, ("3", "question_mark")))
+
+
+def test_a_batch_then_the_attention_maximised(snap_compare, steady, make_app, steps, until, ready):
+    app: MicroGPTApp = make_app(steady)
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await prepare(steps, until, ready)(pilot)
+        await pilot.press("plus", "plus", "G")
+        await until(pilot, lambda: len(app.samples) == 11, what="the batch")
+        await pilot.press("2", "z")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(160, 48), run_before=run_before)
