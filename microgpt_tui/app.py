@@ -27,6 +27,7 @@ from microgpt.checkpoint import CheckpointError, read_checkpoint
 from microgpt.history import History, HistoryError
 from microgpt.model import matrix_shapes
 from microgpt.report import PhaseReport, ProbeReport, StepReport
+from microgpt.seen import TrainingDocs
 from microgpt.trainer import ENGINES
 from microgpt_tui.commands import MicroGPTCommands
 from microgpt_tui.engine_process import TrainerLike, fresh_trainer
@@ -209,6 +210,7 @@ class MicroGPTApp(App[None]):
         self.past: StepReport | None = None  # the shown past step's report, once the engine has replayed it
         self._live_phase: PhaseReport | None = None  # the live step's phase, kept while a past step is shown
         self.first_step = 1  # the first step the history can show
+        self.training_docs = TrainingDocs(getattr(trainer, "docs", self.dataset.docs))  # in training order
         self.compare_ghosts = tuple(compare)  # --compare runs
         self.set_reactive(MicroGPTApp.ghosts, self.compare_ghosts)
         self.set_reactive(MicroGPTApp.color_mode, color_mode)
@@ -250,7 +252,7 @@ class MicroGPTApp(App[None]):
                                                                                MicroGPTApp.attn_layer)
             yield Inside(self.dataset.uchars, id="inside").data_bind(
                 MicroGPTApp.phase, MicroGPTApp.probe, MicroGPTApp.attn_layer, MicroGPTApp.attn_head)
-            yield Sampler(self.dataset, delay=self.sample_delay, id="sampler").data_bind(
+            yield Sampler(self.dataset, delay=self.sample_delay, docs=self.training_docs, id="sampler").data_bind(
                 MicroGPTApp.samples, MicroGPTApp.temperature, MicroGPTApp.snapshot)
         yield ProbeInput(self.dataset.uchars, self.dataset.name, id="probe-input")
         yield Footer()

@@ -201,3 +201,25 @@ async def test_compare_draws_a_saved_run_as_a_ghost_with_its_legend(names, train
         assert chart.ghosts[0].losses == tuple(other.losses)
         text = "\n".join(line.plain for line in chart.build_lines(90, 16))
         assert "fast.json: lr 0.02" in text
+
+
+async def test_the_sampler_marks_training_documents_and_counts_a_batchs_new_names(trainer, make_app, until):
+    from microgpt.seen import TrainingDocs
+    from microgpt_tui.widgets.sampler import Sampler
+
+    app = make_app(trainer)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await until(pilot, lambda: app.snapshot is not None)
+        await pilot.press("G")
+        await until(pilot, lambda: len(app.samples) == 10, what="a batch")
+        texts = [s.text for s in app.samples]
+        sampler = app.query_one(Sampler)
+        sampler.docs = TrainingDocs([*texts[:2], "zzz"])  # as if the run's first documents were two of them
+        lines = "\n".join(line.plain for line in sampler.build_lines(150, 40))
+        assert f"{10 - sum(t in texts[:2] for t in texts)}/10 new" in lines
+        assert f"“{texts[1]}” (in the data)" in lines  # step 2 trains on it: not yet at step 0
+        sampler.docs = TrainingDocs(texts[:2])
+        app.samples = tuple(replace(s, step=5) for s in app.samples)
+        await pilot.pause()
+        lines = "\n".join(line.plain for line in sampler.build_lines(150, 40))
+        assert f"“{texts[0]}” (seen at step 1)" in lines
