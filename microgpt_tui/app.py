@@ -907,6 +907,7 @@ class MicroGPTApp(App[None]):
         self._wants_running = False
         self.runner.branch(step)
         self.leave_history()
+        self.query_one(StatusBar).notice = ""  # a breakpoint's pause is behind us
         self.say("branch", f"back to step {step}: the steps after it are a ghost on the loss chart; space trains "
                            "again (with nothing changed, the same steps)", timeout=6)
 

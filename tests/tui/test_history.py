@@ -68,6 +68,8 @@ async def test_scrubbing_shows_exactly_each_step_asked_for(trainer, make_app, un
                 assert app.history_step == step
                 assert f"history · step {step} (live: 30)" in status(app)
                 assert app.query_one(LossChart).cursor == step
+                summary = app.query_one(LossChart).build_lines(90, 20)[0].plain
+                assert summary.startswith(f"loss {reference[step - 1].loss:.4f}")  # that step's loss, not the live one
             assert same(shown(app), reference[step - 1]), f"{key} -> step {step}"
         await pilot.press("end")
         await until(pilot, lambda: app.history_step is None and shown(app).step == 30, what="live again")
