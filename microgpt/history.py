@@ -119,9 +119,9 @@ class State:
 
     @classmethod
     def of(cls, trainer: Trainer) -> State:
-        """The state of a trainer between two steps."""
-        full = trainer.state()
-        return cls(full.step, full.params, full.adam_m, full.adam_v, full.rng)
+        """The state of a trainer between two steps: the parts of trainer.state() a history keeps, packed alike."""
+        return cls(trainer.step_count, Matrices.pack(trainer.params.data), Matrices.pack(trainer.adam.m),
+                   Matrices.pack(trainer.adam.v), trainer.rng.getstate())
 
     @property
     def nbytes(self) -> int:

@@ -65,8 +65,9 @@ class StatusBar(Widget):
         self.computing = (step, time.monotonic() - elapsed)
 
     def watch_snapshot(self, snapshot: Snapshot | None) -> None:
-        """A snapshot at (or past) the step being computed ends the count."""
-        if self.computing is not None and snapshot is not None and snapshot.step >= self.computing[0]:
+        """A snapshot at (or past) the step being computed ends the count, and so does a pause (mid-step too)."""
+        if self.computing is not None and snapshot is not None and (
+                snapshot.step >= self.computing[0] or not snapshot.running):
             self.computing = None
 
     def computing_label(self) -> str:

@@ -39,6 +39,9 @@ def screens(terminal, args: list[str], env: dict[str, str], size: tuple[int, int
     term.press("Escape")
     term.wait_for(r"^(?![\s\S]*microgpt-tui help)")
     term.press("q")
+    term.wait_for(r"is not saved")  # steps since the last save: quitting asks first
+    shots["question"] = term.ansi()
+    term.press("q")
     term.wait_for(r"EXIT=0")
     return shots
 
@@ -57,7 +60,8 @@ def test_without_colour_only_the_terminals_own_colours_appear(terminal, screen_c
     palette = [cell for row in screen_cells(shots["palette"]) for cell in row if cell.char.strip()]
     assert any(c.reverse for c in palette)  # the highlighted command and the input's cursor
     if size == (80, 24):
-        tabs = "".join(c.char for c in screen_cells(shots["main"])[1] if c.reverse)
+        tab_row = next(row for row in screen_cells(shots["main"]) if "1 Loss" in "".join(c.char for c in row))
+        tabs = "".join(c.char for c in tab_row if c.reverse)
         assert tabs.strip() == "1 Loss"  # the current tab in reverse video
 
 

@@ -238,3 +238,18 @@ def test_a_watch_started_late_from_a_history_fires_like_one_that_saw_every_step(
         hits_always += map(str, always.check(report))
         hits_late += map(str, late.check(report))
     assert hits_late == hits_always and any("spike" in h for h in hits_late)
+
+
+def test_train_break_memorized_stops_where_a_sample_is_first_a_trained_name(capsys: pytest.CaptureFixture[str],
+                                                                            tiny: str) -> None:
+    trainer = Trainer(Dataset.from_docs(NAMES), CONFIG)
+    while True:  # the first check whose sample is a name trained on, found without a Watch
+        trainer.step()
+        k = trainer.step_count
+        if k % 5 == 0 and (text := memorization_sample(trainer, k)) in trainer.docs[:k]:
+            break
+    code = cli.main(["train", "--dataset", tiny, *FLAGS, "--break", "memorized=5"])
+    out, err = capsys.readouterr()
+    assert code == 0 and out.splitlines()[-1].startswith(f"step {k:4d} / ")
+    assert err.startswith(f'microgpt: breakpoint memorized=5: step {k}, sample "{text}" seen at step '
+                          f'{trainer.docs.index(text) + 1};')

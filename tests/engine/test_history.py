@@ -251,6 +251,9 @@ def test_memory_per_step_is_small(names: Dataset) -> None:
     history = History(trainer, snapshot_budget=0)  # at most two states
     run(trainer, history, 20)
     memory = history.memory()
+    state, full = State.of(trainer), trainer.state()
+    assert (state.step, state.params, state.adam_m, state.adam_v, state.rng) == \
+        (full.step, full.params, full.adam_m, full.adam_v, full.rng)  # the parts of a TrainerState it keeps
     assert State.of(trainer).nbytes == 3 * 4192 * 8
     assert len(history.states) <= 2 and memory["states"] <= 2 * 3 * 4192 * 8
     assert memory["records"] / 20 < 600  # per step: ~300 bytes of matrix norms, timings and graph, 8 per letter

@@ -676,8 +676,10 @@ async def test_space_pauses_between_phases_of_a_slow_step_and_runs_on(trainer, m
         await pilot.press("space")
         await until(pilot, lambda: not app.snapshot.running and app.phase is not None, what="a pause mid-step")
         assert app.snapshot.step == 0 and app.snapshot.phase is not None  # inside step 1, not after it
+        await pilot.pause(0.3)
         line = app.query_one(StatusBar).render().plain
         assert re.search(r"step +1 / 1000 · (document|forward|loss|backward|update)", line)
+        assert "computing" not in line and "paused" in line  # nothing is being computed while paused mid-step
         await pilot.press("space")
         await until(pilot, lambda: app.snapshot.step >= 1, what="step 1", timeout=30)
         await pilot.press("space")
