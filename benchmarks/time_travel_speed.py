@@ -1,6 +1,6 @@
 """Time travel in the app, measured: a scrub key to the repaint of the past step, a branch, next to a plain step.
 
-    python benchmarks/time_travel_speed.py [--steps 1000] [--jumps 120] [--seed 1]
+    python benchmarks/time_travel_speed.py [--steps 1000] [--jumps 120] [--seed 1] [--terminal]
 
 Runs the real app (the engine in its own process, as `microgpt-tui` runs it) under Textual's headless driver at
 100x32 on a default run (`--steps` long, trained to its end first). Each measurement is from the key press to the
@@ -13,12 +13,18 @@ driver writes no terminal, so the terminal's own time is not in it). Measured, i
    history with `end`); so the jump and step figures come from the same minutes of the same machine;
 3. a branch at step 40 (`b`): the key to the screen showing step 40 live with the ghost of the later steps
    (target: within a second).
+
+With `--terminal` the jumps and plain steps are measured on a real terminal instead: the installed `microgpt-tui`
+in tmux at 100x32 (as benchmarks/app_speed.py drives it), from the key sent through a tmux control client to the
+moment the Attention pane's title naming the asked-for step reaches the terminal (that title changes only
+when the replayed report is drawn).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import statistics
 import sys
@@ -126,12 +132,94 @@ async def measure(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def terminal(args: argparse.Namespace) -> int:
+    """The jumps and plain steps on a real terminal (tmux), timed from the key to the pane's new title."""
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from app_speed import Tap, tmux  # the terminal tap shared with the app benchmark
+
+    session = "microgpt-tt-bench"
+    rng = random.Random(args.seed)
+    trained = args.steps - args.jumps // 6 - 1
+    work = Path(tempfile.mkdtemp(prefix="microgpt-tt-bench-"))
+    fifo = work / "screen.fifo"
+    os.mkfifo(fifo)
+    app = Path(sys.executable).with_name("microgpt-tui")
+    command = ["env", "-u", "COLORTERM", "TERM=xterm-256color", str(app), "--steps", str(args.steps), "--until",
+               str(trained), "--save", str(work / "ckpt.json")]
+    subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+    tmux("new-session", "-d", "-s", session, "-x", "100", "-y", "32", "sleep 1; exec " + " ".join(command))
+    tmux("pipe-pane", "-t", session, "-o", f"cat > {fifo}")
+    tap = Tap(fifo)
+    control = subprocess.Popen(["tmux", "-C", "attach", "-t", session], stdin=subprocess.PIPE,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def press(key: str) -> float:
+        assert control.stdin is not None
+        sent = time.perf_counter()
+        control.stdin.write(f"send-keys -t {session} {key}\n".encode())
+        control.stdin.flush()
+        return sent
+
+    def title(step: int) -> bytes:
+        return f"Attention \u00b7 step {step} \u00b7".encode()
+
+    names = {"left": "Left", "right": "Right", "shift+left": "S-Left", "shift+right": "S-Right",
+             "pageup": "PPage", "pagedown": "NPage", "home": "Home"}
+    try:
+        t0 = time.perf_counter()
+        if tap.wait_for(title(trained), t0 - 60, timeout=600) is None:
+            print("the app did not reach its --until step", file=sys.stderr)
+            return 1
+        print(f"trained {trained} steps of a {args.steps}-step run in tmux in {time.perf_counter() - t0:.1f} s")
+        time.sleep(2.0)  # paused there (--until)
+        jumps: list[float] = []
+        steps: list[float] = []
+        live, shown = trained, trained
+        for i in range(args.jumps):
+            kind = rng.choice([*KEYS, "home"])
+            target = 1 if kind == "home" else max(1, min(live, shown + KEYS[kind]))
+            if target >= live or target == shown:
+                continue
+            sent = press(names[kind])
+            seen = tap.wait_for(title(target), sent, timeout=5.0)
+            jumps.append(float("inf") if seen is None else seen - sent)
+            shown = target
+            time.sleep(0.1 + 0.05 * (i % 3))
+            if i % 6 == 5:  # a plain step, side by side
+                press("End")
+                time.sleep(0.3)
+                sent = press("n")
+                seen = tap.wait_for(title(live + 1), sent, timeout=5.0)
+                steps.append(float("inf") if seen is None else seen - sent)
+                live = shown = live + 1
+                time.sleep(0.2)
+    finally:
+        if control.stdin is not None:
+            control.stdin.close()
+        control.wait()
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+    print(f"terminal jump (key to the pane's new title)     {summary(jumps)}   target p95 <= "
+          f"{1000 * JUMP_TARGET:.0f} ms")
+    print(f"terminal plain step (n to the pane's new title) {summary(steps)}")
+    print(f"jump p95 / plain step p95: {pct(jumps, 0.95) / pct(steps, 0.95):.2f}")
+    return 0 if pct(jumps, 0.95) <= JUMP_TARGET else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--jumps", type=int, default=120)
     parser.add_argument("--seed", type=int, default=1)
-    return asyncio.run(measure(parser.parse_args()))
+    parser.add_argument("--terminal", action="store_true", help="measure in tmux on a real terminal")
+    args = parser.parse_args()
+    load = os.getloadavg()[0]
+    print(f"{os.cpu_count()} CPUs, load average {load:.2f} before the run"
+          + ("  (other work is running: the figures will be pessimistic)" if load > 1.0 else ""))
+    return terminal(args) if args.terminal else asyncio.run(measure(args))
 
 
 if __name__ == "__main__":
