@@ -172,8 +172,8 @@ map as large as the screen.
         hint = ("up/down choose the row whose weights are printed." if self.has_focus else
                 "To choose the row whose weights are printed: focus this pane (2, or tab), then up/down.")
         hint_lines = wrap(hint, width)
-        if len(lines) + len(hint_lines) <= height:
-            lines += hint_lines
+        if len(lines) + len(hint_lines) <= height:  # at the bottom: it stays put while documents change length
+            lines += [Text() for _ in range(height - len(lines) - len(hint_lines))] + hint_lines
         return lines
 
     def _scale(self) -> Text:

@@ -48,6 +48,11 @@ live in the MLP and attention stages; in fused mode most nodes are parameter lea
             return [snapshot.engine]
         return [f"next: {snapshot.engine}"]
 
+    def short_title_parts(self) -> list[str]:
+        """Only the next step's mode when it differs (the first line says the shown step's)."""
+        parts = self.title_parts()
+        return parts if parts and parts[0].startswith("next") else []
+
     def build_lines(self, width: int, height: int) -> list[Text]:
         """The census lines that fit, most important first; every operation and stage when rows are free."""
         snapshot = self.snapshot

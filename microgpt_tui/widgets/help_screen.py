@@ -82,6 +82,7 @@ class HelpScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     HelpScreen {
         align: center middle;
+        background: $background;  /* opaque: the dashboard under it is not drawn again, so it opens at once */
     }
     HelpScreen > VerticalScroll {
         width: 90%;

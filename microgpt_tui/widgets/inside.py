@@ -25,7 +25,7 @@ from microgpt.report import (
     SourceSpan,
     UpdateDetail,
 )
-from microgpt_tui.labels import label, pad
+from microgpt_tui.labels import label, pad, quoted
 from microgpt_tui.palette import pack, wrap
 from microgpt_tui.widgets.pane import Pane
 
@@ -70,11 +70,21 @@ def lay_out(words: Sequence[str], width: int) -> list[str]:
 
 
 def score_table(keys: Sequence[str], scores: Sequence[float], weights: Sequence[float], width: int) -> list[Text]:
-    """Key labels, scaled scores and softmax weights in aligned columns, wrapped into blocks that fit `width`."""
+    """Each cached key with its scaled score and softmax weight, in whichever layout takes fewer rows at `width`.
+
+    Across (a row of keys, a row of scores, a row of weights, wrapped into blocks) or down (one row per key).
+    """
     cell = max(len(num(x)) for x in (*scores, *weights)) + 1
-    head = 7  # "weight " column
+    head = 7  # the "softmax" column
     per_line = max(1, (width - head) // cell)
-    lines: list[Text] = []
+    blocks = -(-len(keys) // per_line)
+    if 3 * blocks > 1 + len(keys):
+        lines = [Text.assemble(("key", "dim"), (f"{'q·k/√d':>{cell + 1}}{'softmax':>{cell + 1}}", "dim"))]
+        for k, name in enumerate(keys):
+            lines.append(Text.assemble((f"{label(name):>3}", "bold"), f"{num(scores[k]):>{cell + 1}}",
+                                       (f"{num(weights[k]):>{cell + 1}}", "bold")))
+        return lines
+    lines = []
     for lo in range(0, len(keys), per_line):
         hi = min(len(keys), lo + per_line)
         key = Text("key".ljust(head), style="dim")
@@ -195,17 +205,29 @@ by about the learning rate, whatever its gradient: `m̂ / √v̂` is ±1 when th
         """The title from the start, and the key that probes a word (or ends the probe) under the pane."""
         self._retitle()
 
-    def _retitle(self) -> None:
-        title = self.TITLE
+    def titles(self) -> list[str]:
+        """The pane's title, fullest first: what it shows (the step's phase, or the probe), then shorter forms."""
         if self.probe is not None:
-            title = f"{self.TITLE} · {PROBE_MARK}"
-        elif self.phase is not None:
-            phase = self.phase.phase
-            what = f"backward {phase.index + 1}/{phase.count}" if phase.kind == "backward" else phase.label
-            title = f"{self.TITLE} · step {phase.step} · {what}"
+            return [f"{self.TITLE} · {PROBE_MARK}", PROBE_MARK]
+        if self.phase is None:
+            return [self.TITLE]
+        phase = self.phase.phase
+        short = f"{phase.kind} {phase.index + 1}/{phase.count}" if phase.count > 1 else phase.kind
+        full = phase.label if phase.kind != "backward" else short
+        return [f"{self.TITLE} · step {phase.step} · {full}", f"{self.TITLE} · step {phase.step} · {short}",
+                f"step {phase.step} · {short}"]
+
+    def _retitle(self) -> None:
+        titles = self.titles()
+        width = self.outer_size.width
+        title = next((t for t in titles if len(t) + 6 <= width), titles[-1]) if width else titles[0]
         if self.border_title != title:
             self.border_title = title
         self.border_subtitle = "escape: back to training" if self.probe is not None else "/ probe a word"
+
+    def on_resize(self) -> None:
+        """A narrow pane takes a shorter title."""
+        self._retitle()
 
     def watch_phase(self) -> None:
         """A new phase: show it (the title names the step and the phase)."""
@@ -249,7 +271,7 @@ by about the learning rate, whatever its gradient: `m̂ / √v̂` is ±1 when th
         if isinstance(detail, DocumentDetail):
             numbers = self._document(report, detail, width)
         elif isinstance(detail, ForwardDetail):
-            numbers = self._forward(detail, report.tokens, width)
+            numbers = self._forward(detail, report.tokens, width, room)
         elif isinstance(detail, LossDetail):
             numbers = self._loss(detail, report.targets, width, room)
         elif isinstance(detail, BackwardDetail):
@@ -281,20 +303,26 @@ by about the learning rate, whatever its gradient: `m̂ / √v̂` is ±1 when th
             text.append(f"{label(token):>2}", style="bold")
         return text
 
-    def _forward(self, detail: ForwardDetail, tokens: Sequence[str], width: int) -> list[Text]:
+    def _forward(self, detail: ForwardDetail, tokens: Sequence[str], width: int, room: int) -> list[Text]:
         layer = min(self.attn_layer, len(detail.scores) - 1)
         head = min(self.attn_head, len(detail.scores[layer]) - 1)
         target = label(detail.target)
-        lines = [Text.assemble(("input ", "dim"), (label(detail.input), "bold"), ("  →  target ", "dim"),
-                               (target, "bold"), (f"   (position {detail.position})", "dim")),
-                 Text(f"layer {layer} head {head} (h l): this query vs the cached keys", style="dim")]
+        lines = pack([Text.assemble(("input ", "dim"), (label(detail.input), "bold"), (" → target ", "dim"),
+                                    (target, "bold")),
+                      Text.assemble(("p(", "dim"), (target, "bold"), (") = ", "dim"), num(detail.p_target)),
+                      Text.assemble(("-log p = ", "dim"), (num(detail.loss), "bold"))], width, 3, sep="   ")
         keys = tokens[: detail.position + 1]
-        lines += score_table(keys, detail.scores[layer][head], detail.weights[layer][head], width)
+        table = score_table(keys, detail.scores[layer][head], detail.weights[layer][head], width)
+        which = Text(f"layer {layer} head {head} (h l): this query vs the cached keys", style="dim",
+                     overflow="ellipsis")
         top = [Text.assemble((label(token), "bold"), f" {num(p)}") for token, p in detail.top]
-        lines += pack([Text("next:", style="dim"), *top], width, 2)
-        lines.append(Text.assemble(("p(", "dim"), (target, "bold"), (") = ", "dim"), num(detail.p_target),
-                                   ("   loss -log p = ", "dim"), (num(detail.loss), "bold")))
-        return lines
+        candidates = pack([Text("next:", style="dim"), *top], width, 2)
+        down = "q·k/√d" in table[0].plain  # the table runs down, one row per key, under one header
+        if down and len(lines) + 1 + len(table) + len(candidates) > room:  # short of rows: the header names the head
+            table[0].append(f"  L{layer} H{head}", style="dim")
+            return [*lines, *table, *candidates[: max(1, room - len(lines) - len(table))]]
+        return [*lines, which, *table, *candidates[: max(1, room - len(lines) - 1 - len(table))]]
+
 
     def _loss(self, detail: LossDetail, targets: Sequence[str], width: int, room: int) -> list[Text]:
         lines = [Text("the mean of the position losses -log p(target):", style="dim")]
@@ -306,8 +334,14 @@ by about the learning rate, whatever its gradient: `m̂ / √v̂` is ±1 when th
     def _backward(self, detail: BackwardDetail, width: int) -> list[Text]:
         lines = [Text.assemble(("position ", "dim"), (str(detail.position), "bold"), (" · ", "dim"),
                                (", ".join(detail.stages), "bold"))]
-        nodes = [Text.assemble((op, "bold"), f" ×{count} ", (stage, "dim")) for op, stage, count in detail.nodes]
-        lines += pack([Text("processed:", style="dim"), *nodes], width, 3)
+        chunks = [Text("processed:", style="dim")]
+        stage_of_last = ""
+        for op, stage, count in detail.nodes:  # grouped under their stage, in the order the piece met them
+            if stage != stage_of_last:
+                chunks.append(Text(f"{stage}:", style="dim italic"))
+                stage_of_last = stage
+            chunks.append(Text.assemble((op, "bold"), f" ×{count:,}"))
+        lines += pack(chunks, width, 4)
         lines.append(Text.assemble((f"{detail.done:,}", "bold"), (" nodes done · ", "dim"),
                                    (f"{detail.remaining:,}", "bold"), (" remaining", "dim")))
         return lines
@@ -333,12 +367,16 @@ by about the learning rate, whatever its gradient: `m̂ / √v̂` is ±1 when th
                 Text("change = -lr · m̂ / (√v̂ + ε): about ±lr while m̂ and √v̂ are alike", style="dim")]
 
     def _probe_lines(self, probe: ProbeReport, width: int, height: int) -> list[Text]:
-        head = Text.assemble((f"“{probe.word}”", "bold"), (" at the current weights · escape: back to training",
-                                                           "dim"))
-        lines = [head]
-        lines += mean_written(probe.position_losses, probe.loss, width, 2)
-        if probe.positions:
-            position = min(self.probe_position, len(probe.positions) - 1)
-            lines.append(Text(f"position {position + 1} of {len(probe.positions)} (up/down)", style="dim"))
-            lines += self._forward(probe.positions[position], probe.tokens, width)
-        return lines
+        head = Text.assemble((quoted(probe.word), "bold"), (f" at the current weights, {probe.engine}", "dim"))
+        lines = [head, *mean_written(probe.position_losses, probe.loss, width, 2)]
+        if not probe.positions:
+            return lines
+        position = min(self.probe_position, len(probe.positions) - 1)
+        lines.append(Text(f"position {position + 1} of {len(probe.positions)} (up/down)", style="dim"))
+        forward = self._forward(probe.positions[position], probe.tokens, width, height - len(lines))
+        per_target = [Text.assemble((label(t), "bold"), f" {num(x)}")
+                      for t, x in zip(probe.targets, probe.position_losses, strict=True)]
+        strip = pack([Text("-log p:", style="dim"), *per_target], width, 2)
+        if len(lines) + len(forward) + 1 + len(strip) <= height:  # room for each target's loss too
+            return [*lines, *forward, Text(), *strip]
+        return [*lines, *forward]

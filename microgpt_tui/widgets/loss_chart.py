@@ -1,23 +1,27 @@
 """The loss pane: every step's loss, its smoothed line, the random-guess level, and the latest document's letters.
 
-The chart is drawn here, cell by cell, on a grid whose rows stand for exact values: rows are `res` apart, the y
-ticks are round numbers on their own rows (evenly spaced), and a level such as the random guess is drawn in the
-row nearest its value with the scan-line glyph (`⎺⎻─⎼⎽`: five heights a row, `─` the row's own value) nearest
-its place in that row, so the line sits on its value to a tenth of a row and no label claims a gridline it is
-not on. Each step's loss is a braille dot (2x4
-dots a cell), the smoothed line is quadrant blocks (2x2 a cell). Optional inputs for later work: `marks` (steps
-where the schedule changed: a dashed vertical line), `cursor` (the step shown, in reverse video) and `ghosts`
-(other runs' losses, smoothed, as dim braille).
+The chart is drawn with plotext, which keeps one global figure: every plotext call of the app lives in this file
+and runs on the UI thread. The y axis is chosen here so that its rows stand for exact values: plotext places its
+limits on the centres of the first and last rows, so with limits `(rows - 1) * res` apart each row is `res` below
+the one above, and the y ticks, round values on whole rows, are evenly spaced and on the rows they name. Each
+step's loss is a braille dot (2x4 dots a cell, so a value is drawn within an eighth of a row of its place), the
+smoothed line is quadrant blocks, the random guess a braille line at its value. Optional inputs for later work:
+`marks` (steps where the schedule changed: a dotted vertical line), `cursor` (the step shown, in reverse video)
+and `ghosts` (other runs' losses, smoothed, as dim braille).
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+import plotext as plt
 from rich.style import Style
 from rich.text import Text
+from textual.geometry import Region
 from textual.reactive import var
 
 from microgpt.report import StepReport
@@ -29,9 +33,13 @@ from microgpt_tui.widgets.pane import Pane
 MEAN_OF = 100  # the summary line's mean covers this many recent steps
 Y_STEPS = (0.01, 0.02, 0.025, 0.05, 0.1, 0.2, 0.25, 0.5, 1.0, 2.0, 2.5, 5.0, 10.0, 20.0, 25.0, 50.0, 100.0)
 MAX_ROWS_PER_TICK = 5
-SCAN_LINES = "⎺⎻─⎼⎽"  # a horizontal line at 5 heights in a cell, top to bottom; the middle one is the row's value
-BRAILLE_BITS = ((0x01, 0x08), (0x02, 0x10), (0x04, 0x20), (0x40, 0x80))  # [dot row][dot column]
-QUADRANTS = " ▘▝▀▖▌▞▛▗▚▐▜▄▙▟█"  # indexed by bits: top-left 1, top-right 2, bottom-left 4, bottom-right 8
+# plotext draws each kind of mark in its own colour number; the number only says which kind a cell shows (it is
+# read back from plotext's output and never reaches the screen).
+KIND_COLOURS = {"loss": 1, "smooth": 2, "guess": 3, "ghost": 4, "mark": 5}
+KIND_OF_COLOUR = {number: kind for kind, number in KIND_COLOURS.items()}
+ANSI_CODE = re.compile(r"(\x1b\[[0-9;]*m)")
+FOREGROUND = re.compile(r"\x1b\[38;5;(\d+)m")
+RESET = "\x1b[0m"  # (plotext's background codes are ignored: the pane's background shows)
 
 # (frame and loss dots, smoothed line, random guess, ghost runs, schedule marks) in each colour mode. In 256
 # colours and truecolor: steel blue, orange, soft red. In 16 colours: the terminal's own foreground and colours
@@ -147,19 +155,20 @@ class YScale:
 
 
 def y_scale(lo: float, hi: float, rows: int) -> YScale:
-    """The finest scale of `rows` rows that shows [lo, hi] with round ticks at least two rows apart."""
+    """The finest scale of `rows` rows that shows [lo, hi] with round, evenly spaced ticks.
+
+    Of two scales as fine, the one with ticks further apart (fewer labels) wins.
+    """
     lo, hi = min(lo, hi), max(lo, hi)
-    for step in Y_STEPS:
+    candidates = sorted(((step / every, -every, step) for step in Y_STEPS for every in range(1, MAX_ROWS_PER_TICK + 1)
+                         if every < rows), key=lambda c: (c[0], c[1]))
+    for res, minus_every, step in candidates:
         bottom = math.floor(lo / step + 1e-9)
-        need = hi - bottom * step
-        fit = MAX_ROWS_PER_TICK if need <= 0 else math.floor((rows - 1) * step / need + 1e-9)
-        every = min(fit, MAX_ROWS_PER_TICK, max(1, rows - 1))
-        if every >= 2 or (every >= 1 and rows <= 2):
-            res = step / every
-            return YScale(bottom * step + (rows - 1) * res, res, rows, step, every, bottom)
-    step = 10 ** math.ceil(math.log10(max(hi - lo, 1e-9)))  # beyond Y_STEPS: a power of ten per two rows
+        if bottom * step + (rows - 1) * res >= hi - 1e-9:
+            return YScale(bottom * step + (rows - 1) * res, res, rows, step, -minus_every, bottom)
+    step = 10.0 ** math.ceil(math.log10(max(hi - lo, 1e-9) / max(1, rows - 1)) + 1)  # beyond Y_STEPS
     bottom = math.floor(lo / step)
-    return YScale(bottom * step + (rows - 1) * step / 2, step / 2, rows, step, 2, bottom)
+    return YScale(bottom * step + (rows - 1) * step, step, rows, step, 1, bottom)
 
 
 class LossChart(Pane):
@@ -234,8 +243,16 @@ a name).
 
     def _title(self) -> None:
         title = f"{self.TITLE} · step {self.shown_step()}"
-        if self.border_title != title:
+        if self.border_title == title:
+            return
+        if not self.is_mounted or not self.size:
             self.border_title = title
+            return
+        # Setting `border_title` repaints the whole pane, on every step while training: a third more bytes per
+        # second over SSH. Store it as Textual does (Widget._BorderTitle) and repaint the top border line only.
+        self._border_title = self.render_str(title).expand_tabs(4).split()[0]
+        offset = self.content_offset
+        self.refresh(Region(-offset.x, -offset.y, self.outer_size.width, 1))
 
     def on_mount(self) -> None:
         """The title names the step from the start."""
@@ -279,7 +296,7 @@ a name).
         rest = [Text(f"─ random guess {self.guess:.2f}", style=guess)]
         rest += [Text(f"⠒ {g.label}", style=ghost) for g in self.ghosts]
         if self.marks:
-            rest.append(Text("┆ schedule changed", style=mark))
+            rest.append(Text("┊ schedule changed", style=mark))
         for words in ("smoothed: debiased moving average", "smoothed (debiased)", "smoothed"):
             chunks = [Text("⠒ loss per step", style=loss), Text(f"▀▄ {words}", style=smoothed), *rest]
             lines = pack(chunks, width, max_lines=2)
@@ -289,7 +306,11 @@ a name).
         return lines
 
     def _plot(self, width: int, height: int) -> list[Text]:
-        """The chart: a frame with y labels, the plot area, the x labels; exactly `height` lines of `width`."""
+        """The chart, drawn by plotext: exactly `height` lines of `width` cells.
+
+        Each kind of mark gets its own plotext colour number; plotext's colour codes are read back only to know
+        which kind each cell shows, and the cells are styled here for the colour mode (none: no colour at all).
+        """
         series = self.series
         losses, smooth = series.losses, series.smooth
         n = len(losses)
@@ -304,147 +325,95 @@ a name).
         rows = height - 3  # the top and bottom of the frame, the x labels
         scale = y_scale(lo, hi, rows)
         ticks = scale.ticks()
-        labels = {row: scale.label(value) for row, value in ticks}
-        label_width = max(len(label) for label in labels.values())
+        label_width = max(len(scale.label(value)) for _, value in ticks)
         cols = width - label_width - 2
-        canvas = Canvas(cols, rows, span)
-        canvas.hline(scale.position(self.guess), "guess")
+        plt.terminal.limit(False, False)  # the pane, not the terminal plotext detects, sets the size
+        fig = plt.figure
+        fig.clear()
+        fig.plot_size(width, height)
+        fig.theme("colorless")
+        fig.legend(active=False)
+        # plotext puts the limits at the centres of the first and last rows, so row r stands for top - r * res
+        fig.ruler("y").lim(scale.top - (rows - 1) * scale.res, scale.top)
+        fig.ruler("y").ticks([value for _, value in ticks], [scale.label(value) for _, value in ticks])
+        fig.ruler("x").lim(1, span)
+        x_ticks = nice_ticks(span, max(2, cols // 10))
+        fig.ruler("x").ticks([float(t) for t in x_ticks], [str(t) for t in x_ticks])
         for step in self.marks:
-            canvas.vline(step, "mark")
+            if 1 <= step <= span:
+                fig.line(float(step), orientation=1, pixel=plt.pixel(foreground=KIND_COLOURS["mark"]), style="dotted")
+        guess = fig.signal([1.0, float(span)], [self.guess, self.guess], marker=_marker("braille", "guess"))
+        guess.lines()
+        _draw(fig, guess)
         for g in self.ghosts:
             ghost_smooth = self._ghost_smooth.get(id(g.losses)) or debiased_ema(g.losses)
-            for step in canvas.steps(g.first_step, len(ghost_smooth)):
-                canvas.dot(step, scale.position(ghost_smooth[step - g.first_step]), "ghost")
+            kept = [i for i in column_ends(len(ghost_smooth), span, 2 * cols) if math.isfinite(ghost_smooth[i])]
+            if kept:
+                _draw(fig, fig.signal([float(g.first_step + i) for i in kept], [ghost_smooth[i] for i in kept],
+                                      marker=_marker("braille", "ghost")))
         if n:
-            for i in series.dots(span, 2 * cols):
-                v = losses[i]
-                canvas.dot(i + 1, scale.position(v) if math.isfinite(v) else 0.0, "loss")
-            canvas.line([(step, scale.position(smooth[step - 1])) for step in canvas.steps(1, n)])
+            kept = series.dots(span, 2 * cols)  # the lowest and highest loss of each half column
+            ys = [losses[i] if math.isfinite(losses[i]) else scale.top for i in kept]
+            _draw(fig, fig.signal([float(i + 1) for i in kept], ys, marker=_marker("braille", "loss")))
+            ends = [i for i in column_ends(n, span, 2 * cols) if math.isfinite(smooth[i])]
+            if ends:
+                line = fig.signal([float(i + 1) for i in ends], [smooth[i] for i in ends],
+                                  marker=_marker("hd", "smooth"))
+                line.lines()
+                _draw(fig, line)
+        drawn = fig.build().string()
         styles = dict(zip(("frame", "smooth", "guess", "ghost", "mark"),
                           (Style.parse(s) for s in CHART_STYLES[self.color_mode]), strict=True))
         styles["loss"] = styles["frame"]
-        cursor_column = canvas.column(self.cursor) if self.cursor is not None else None
-        frame = styles["frame"]
-        out = [Text(" " * label_width + "┌" + "─" * cols + "┐", style=frame, no_wrap=True, end="")]
-        for row in range(rows):
-            line = Text(no_wrap=True, end="")
-            line.append((labels[row] if row in labels else "").rjust(label_width) + ("┤" if row in labels else "│"),
-                        style=frame)
-            cells = []
-            for x in range(cols):
-                char, kind = canvas.cell(x, row)
-                style = styles.get(kind, Style.null())
-                if x == cursor_column:
-                    style = style + Style(reverse=True)
-                cells.append((char, style))
-            append_runs(line, cells)
-            line.append("│", style=frame)
-            out.append(line)
-        bottom = ["─"] * cols
-        under = [" "] * (cols + 2)
-        for tick in nice_ticks(span, max(2, cols // 10)):
-            x = canvas.column(tick)
-            bottom[x] = "┬"
-            label = str(tick)
-            start = min(max(0, x + 1 - len(label) // 2), cols + 2 - len(label))
-            if all(c == " " for c in under[max(0, start - 1): start + len(label) + 1]):
-                under[start: start + len(label)] = list(label)
-        out.append(Text(" " * label_width + "└" + "".join(bottom) + "┘", style=frame, no_wrap=True, end=""))
-        out.append(Text(" " * label_width + "".join(under), style=frame, no_wrap=True, end=""))
-        return out
+        cursor = None
+        if self.cursor is not None and 1 <= self.cursor <= span:
+            cursor = label_width + 1 + plotext_cell(self.cursor, 1, span, cols)
+        lines = drawn.rstrip("\n").split("\n")
+        return [styled_line(line, styles, cursor if 0 < i <= rows else None) for i, line in enumerate(lines)]
 
 
-class Canvas:
-    """A plot area of `cols` x `rows` cells over steps 1 .. `span`: braille dots, a quadrant-block line, levels.
+def _marker(symbol: str, kind: str) -> Any:
+    """A plotext marker in the colour number that stands for a kind of mark."""
+    return plt.marker(symbol, plt.pixel(foreground=KIND_COLOURS[kind]))
 
-    What a cell shows, first match wins: the line, a loss dot, a ghost dot, a schedule mark, a level.
+
+def _draw(fig: Any, signal: Any) -> None:
+    """Add a signal to plotext's figure.
+
+    `figure.draw` first walks every point in Python to take its colours out of plotext's automatic colour cycle
+    (a third of a redraw with thousands of points); the colours here are given, so the signal is added directly.
     """
+    fig._signals._add(signal)
 
-    def __init__(self, cols: int, rows: int, span: int) -> None:
-        self.cols, self.rows, self.span = cols, rows, span
-        self.dots: dict[str, dict[tuple[int, int], int]] = {"loss": {}, "ghost": {}}
-        self.quads: dict[tuple[int, int], int] = {}
-        self.level_rows: dict[int, tuple[str, str]] = {}  # row -> (scan-line glyph, kind)
-        self.mark_columns: dict[int, str] = {}
 
-    def subcolumn(self, step: int) -> int:
-        """The half-cell column of a step (1-based): step 1 at the left edge, step `span` at the right."""
-        last = 2 * self.cols - 1
-        return min(last, max(0, round((step - 1) * last / max(1, self.span - 1))))
+def plotext_cell(value: float, lower: float, upper: float, cells: int) -> int:
+    """The cell (from the low end) where plotext 6.1.0 draws `value` on an axis from `lower` to `upper`.
 
-    def column(self, step: int) -> int:
-        """The cell column of a step."""
-        return self.subcolumn(step) // 2
+    plotext's kernel (`rescale_element`, limits aligned on cell centres) maps the limits to just inside the
+    centres of the first and last cells, then truncates.
+    """
+    start, end = 0.5 + 0.0016585662, 0.5 + 0.001516152
+    fraction = 0.5 if upper == lower else (value - lower) / (upper - lower)
+    return int(start + (cells - start - end) * fraction)
 
-    def steps(self, first: int, count: int) -> list[int]:
-        """Of the steps first .. first+count-1, the last one in each half column (a long run: one per column)."""
-        last = 2 * self.cols - 1
-        if self.span <= 1 or count <= 2 * last:
-            return list(range(first, first + count))
-        out: list[int] = []
-        for x in range(last + 1):  # the largest step whose half column is x: the inverse of `subcolumn`'s rounding
-            step = min(first + count - 1, 1 + math.floor((x + 0.5) * (self.span - 1) / last - 1e-9))
-            if step >= first and (not out or step > out[-1]):
-                out.append(step)
-        return out
 
-    def dot(self, step: int, position: float, kind: str) -> None:
-        """A braille dot at a step, `position` rows from the top (row centres are whole numbers)."""
-        row = round(position)
-        if not 0 <= row < self.rows and math.isfinite(position):
-            row = min(self.rows - 1, max(0, row))
-        elif not math.isfinite(position):
-            return
-        sub = min(3, max(0, math.floor((position - row + 0.5) * 4)))
-        x = self.subcolumn(step)
-        cell = (x // 2, row)
-        cells = self.dots[kind]
-        cells[cell] = cells.get(cell, 0) | BRAILLE_BITS[sub][x % 2]
-
-    def line(self, points: Sequence[tuple[int, float]]) -> None:
-        """A connected line through (step, position) points, in half-cell quadrants."""
-        last_y: int | None = None
-        by_column: dict[int, float] = {}
-        for step, position in points:
-            if math.isfinite(position):
-                by_column[self.subcolumn(step)] = position  # the last step of each half column
-        for x in sorted(by_column):
-            position = min(self.rows - 0.5, max(-0.5, by_column[x]))
-            y = min(2 * self.rows - 1, max(0, math.floor((position + 0.5) * 2)))  # half-row
-            lo, hi = (y, y) if last_y is None else (min(y, last_y), max(y, last_y))
-            if last_y is not None and hi - lo > 1:  # a jump: fill the half rows between, half in each column
-                lo, hi = (lo + 1, hi) if y > last_y else (lo, hi - 1)
-            for yy in range(lo, hi + 1):
-                cell = (x // 2, yy // 2)
-                self.quads[cell] = self.quads.get(cell, 0) | (1 << ((x % 2) + 2 * (yy % 2)))
-            last_y = y
-
-    def hline(self, position: float, kind: str) -> None:
-        """A level across the chart, `position` rows from the top, in the scan line nearest its height."""
-        position = min(self.rows - 0.5, max(-0.5, position))
-        row = min(self.rows - 1, round(position))
-        height = min(2, max(-2, round((position - row) * len(SCAN_LINES))))
-        self.level_rows[row] = (SCAN_LINES[height + len(SCAN_LINES) // 2], kind)
-
-    def vline(self, step: int, kind: str) -> None:
-        """A dashed vertical line at a step."""
-        if 1 <= step <= self.span:
-            self.mark_columns[self.column(step)] = kind
-
-    def cell(self, x: int, y: int) -> tuple[str, str]:
-        """(character, kind) of one cell."""
-        bits = self.quads.get((x, y))
-        if bits:
-            return QUADRANTS[bits], "smooth"
-        for kind in ("loss", "ghost"):
-            bits = self.dots[kind].get((x, y))
-            if bits:
-                return chr(0x2800 + bits), kind
-        if x in self.mark_columns:
-            return "┆", self.mark_columns[x]
-        if y in self.level_rows:
-            return self.level_rows[y]
-        return " ", ""
+def styled_line(line: str, styles: dict[str, Style], cursor: int | None) -> Text:
+    """One line of plotext's drawing as styled text: each kind's colour number becomes that kind's style."""
+    cells: list[tuple[str, Style]] = []
+    style, at = styles["frame"], 0
+    for code, chars in zip(*[iter(["", *ANSI_CODE.split(line)])] * 2, strict=False):
+        colour = FOREGROUND.match(code)
+        if colour:
+            style = styles[KIND_OF_COLOUR.get(int(colour.group(1)), "frame")]
+        elif code == RESET:
+            style = styles["frame"]
+        if cursor is not None and at <= cursor < at + len(chars):
+            cells += [(chars[:cursor - at], style), (chars[cursor - at], style + Style(reverse=True)),
+                      (chars[cursor - at + 1:], style)]
+        else:
+            cells.append((chars, style))
+        at += len(chars)
+    return append_runs(Text(no_wrap=True, end=""), [(chars, style) for chars, style in cells if chars])
 
 
 def chart_span(n: int, steps: int) -> int:
@@ -468,6 +437,11 @@ def columns_of(n: int, span: int, columns: int) -> list[range]:
         if b > a:
             runs.append(range(a, b))
     return runs
+
+
+def column_ends(n: int, span: int, columns: int) -> list[int]:
+    """The last of the first n steps (0-based) in each of `columns` slices of an axis of `span` steps."""
+    return [run[-1] for run in columns_of(n, span, columns)]
 
 
 def envelope(values: Sequence[float], run: range) -> list[int]:

@@ -8,7 +8,7 @@ the UI renders (Textual's line API) only the lines that changed, so a key press 
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Self
 
 from rich.console import Group, RenderableType
 from rich.style import Style
@@ -200,10 +200,24 @@ class TrainingPane(Pane):
         return title
 
     def update_title(self) -> None:
-        """Put the title on the border when it changed (a new title repaints the whole border)."""
+        """Put the title on the border when it changed, repainting only the border's top line."""
         title = self.title()
-        if self.border_title != title:
+        if self.border_title == title:
+            return
+        self._quiet = True  # setting a title repaints the whole pane: every line's bytes again, over SSH too
+        try:
             self.border_title = title
+        finally:
+            self._quiet = False
+        top = Region(-self.content_offset.x, -self.content_offset.y, self.outer_size.width, 1)
+        self.refresh(top)
+
+    def refresh(self, *regions: Region, repaint: bool = True, layout: bool = False,
+                recompose: bool = False) -> Self:
+        """Mark regions for repainting (nothing while a title is being set: `update_title` repaints its line)."""
+        if getattr(self, "_quiet", False):
+            return self
+        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
 
     def on_mount(self) -> None:
         """The full title from the start."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.message import Message
 from textual.reactive import var
@@ -18,7 +19,7 @@ from microgpt.data import Dataset
 from microgpt.report import BOS_LABEL, SampleToken
 from microgpt.sampling import softmax_probs, top_candidates
 from microgpt.seen import TRAINED, TrainingDocs
-from microgpt_tui.labels import label, quoted
+from microgpt_tui.labels import label, pad, quoted
 from microgpt_tui.messages import Sample, Snapshot
 from microgpt_tui.palette import pack, prob, wrap
 from microgpt_tui.widgets.pane import Pane
@@ -91,6 +92,7 @@ you press `g` or `G`. Early in training the top candidates are nearly uniform; l
         super().__init__(id=id)
         self.dataset = dataset
         self.docs = docs if docs is not None else TrainingDocs(dataset.docs)  # the run's documents, in training order
+        self.label_width = max([cell_len(label(c)) for c in dataset.uchars] + [1])  # CJK, emoji: 2 cells
         self.delay = delay  # seconds per revealed letter (0: a sample shows at once)
         self._timer: Timer | None = None
         self._step = 0  # steps trained, as last drawn (a sample of an earlier step is marked)
@@ -212,15 +214,16 @@ you press `g` or `G`. Early in training the top candidates are nearly uniform; l
             p = probs[token.token_id]
         else:
             top, p = token.top, token.probs[token.token_id]
+        cells = self.label_width  # every label padded to the widest character's cells: the columns stay aligned
         line = Text(no_wrap=True, overflow="ellipsis")
-        line.append(f"{label(given)}→", style="dim")
+        line.append(f"{pad(label(given), cells, 'left')}→", style="dim")
         line.append(drawn, style="bold reverse" if current else "bold")
-        line.append(f" {prob(p)} │", style="")
-        gap = " " if width >= line.cell_len + 7 * len(top) else ""  # `a .41` when there is room, else `a.41`
+        line.append(f"{pad('', cells - cell_len(drawn))} {prob(p)} │", style="")
+        gap = " " if width >= line.cell_len + (cells + 5) * len(top) else ""  # `a .41` with room, else `a.41`
         for candidate, q in top:
             shown = label(candidate)
             line.append(f" {shown}", style="bold underline" if shown == drawn else "bold")
-            line.append(f"{gap}{prob(q)}")
+            line.append(f"{pad('', cells - cell_len(shown))}{gap}{prob(q)}")
         if recompute:
             line.append(f"  at {temperature:.2f}", style="italic")
         return line

@@ -3,7 +3,8 @@
 Without colour (`NO_COLOR=1` or `--color none`) no colour code but the terminal's defaults (39, 49) may appear;
 in 16 colours no text may be drawn in its background's colour, nor in black or white on the terminal's own
 background (one of the two is invisible on a dark or on a light terminal), and no 256-colour or RGB code may
-appear. Each mode is checked on the main screen, with a notification, in the command palette and in the help.
+appear. Each mode is checked on the main screen (each pane in turn at 80x24), with a notification, in the command
+palette and in the help.
 """
 
 from __future__ import annotations
@@ -16,13 +17,25 @@ UNREADABLE_ON_DEFAULT = {"ansi:0", "ansi:7", "ansi:8", "ansi:15"}  # black, whit
 
 
 def screens(terminal, args: list[str], env: dict[str, str], size: tuple[int, int]) -> dict[str, str]:
-    """The escape stream of the main screen, a notification, the command palette and the help, in that order."""
+    """The escape stream of the main screen (and of each pane, at 80x24), a notification, the command palette and
+    the help, in that order."""
     term = terminal(["--paused", "--steps", "300", *args], size=size, env=env)
     term.wait_for(r"step +0 / 300")
     term.press("n", "n", "n")
     term.wait_for(r"step +3 / 300")
     term.wait_for(r"Loss · step 3")
+    term.press("g")  # a sample, for the sampling pane
+    if size[0] >= 100:
+        term.wait_for(r"drawn at 0\.50")
     shots = {"main": term.ansi()}
+    if size[0] < 100:  # one pane at a time: look at each
+        panes = (("2", "[─═] Attention"), ("3", "[─═] Gradient norms"), ("4", "[─═] Graph"), ("5", r"drawn at 0\.50"))
+        for key, shown in panes:
+            term.press(key)
+            term.wait_for(shown)
+            shots[f"pane {key}"] = term.ansi()
+        term.press("1")
+        term.wait_for(r"[─═] Loss")
     term.press("m")
     term.wait_for(r"graph mode: atomic")
     shots["notification"] = term.ansi()

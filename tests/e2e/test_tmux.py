@@ -45,7 +45,7 @@ def test_starts_trains_pauses_steps_samples_saves_and_quits(terminal, tmp_path):
     done = paused_at - 1 if mid_step else paused_at
 
     term.press("g")
-    term.wait_for(r"T 0\.40")
+    term.wait_for(rf"step {done} · T 0\.40 · “")
 
     term.press("C-s")
     term.wait_for(rf"saved step {done}")

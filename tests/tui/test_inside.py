@@ -8,6 +8,7 @@ runner does. Every number the pane shows is compared with the engine's value for
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from microgpt.report import (
     ForwardDetail,
     LossDetail,
     PhaseReport,
+    ProbeReport,
     UpdateDetail,
 )
 from microgpt.trainer import Trainer
@@ -75,6 +77,24 @@ def check_source(text: str, report: PhaseReport) -> None:
                    if s.first_line <= number < s.first_line + len(s.lines)), (number, line)
 
 
+def table(text: str) -> list[tuple[str, str, str]]:
+    """(key, score, weight) as the pane lays them out: across in blocks of three rows, or down, one row a key."""
+    lines = text.splitlines()
+    down = [i for i, line in enumerate(lines) if line.split()[:3] == ["key", "q·k/√d", "softmax"]]
+    if down:
+        rows = []
+        for line in lines[down[0] + 1:]:
+            parts = line.split()
+            if len(parts) != 3 or parts[0] == "next:":
+                break
+            rows.append((parts[0], parts[1], parts[2]))
+        return rows
+    keys = [k for line in lines if line.startswith("key ") for k in line.split()[1:]]
+    scores = [x for line in lines if line.startswith("q·k/√d") for x in line.split()[1:]]
+    weights = [x for line in lines if line.startswith("softmax") for x in line.split()[1:]]
+    return list(zip(keys, scores, weights, strict=True))
+
+
 def check_phase(text: str, report: PhaseReport, layer: int = 0, head: int = 0, loss: float | None = None) -> None:
     """The pane shows this phase's own numbers."""
     detail = report.detail
@@ -85,12 +105,11 @@ def check_phase(text: str, report: PhaseReport, layer: int = 0, head: int = 0, l
         assert "inputs   " + " ".join(report.tokens) in text
         assert "targets  " + " ".join(report.targets) in text
     elif isinstance(detail, ForwardDetail):
-        assert f"input {detail.input}  →  target {detail.target}" in text
-        assert f"layer {layer} head {head}" in text
-        scores = " ".join(" ".join(line.split()[1:]) for line in text.splitlines() if line.startswith("q·k/√d"))
-        weights = " ".join(" ".join(line.split()[1:]) for line in text.splitlines() if line.startswith("softmax"))
-        assert scores == " ".join(four(x) for x in detail.scores[layer][head])
-        assert weights == " ".join(four(x) for x in detail.weights[layer][head])
+        assert f"input {detail.input} → target {detail.target}" in text
+        assert f"layer {layer} head {head}" in text or f"softmax  L{layer} H{head}" in text
+        keys = report.tokens[: detail.position + 1]  # this position's query meets every key cached so far
+        assert table(text) == [(key, four(score), four(weight)) for key, score, weight in zip(
+            keys, detail.scores[layer][head], detail.weights[layer][head], strict=True)]
         label, p = detail.top[0]
         assert f"{label} {four(p)}" in text
         assert f"p({detail.target}) = {four(detail.p_target)}" in text
@@ -107,7 +126,10 @@ def check_phase(text: str, report: PhaseReport, layer: int = 0, head: int = 0, l
     elif isinstance(detail, BackwardDetail):
         assert f"position {detail.position} · {', '.join(detail.stages)}" in text
         op, stage, count = detail.nodes[0]
-        assert f"{op} ×{count} {stage}" in text
+        flat = " ".join(text.split())
+        assert f"processed: {stage}: {op} ×{count:,}" in flat
+        if len(detail.nodes) <= 6:  # a fused piece: every operation it processed is listed
+            assert all(f"{op} ×{count:,}" in flat for op, _, count in detail.nodes)
         assert f"{detail.done:,} nodes done · {detail.remaining:,} remaining" in text
     else:
         assert isinstance(detail, UpdateDetail)
@@ -137,6 +159,7 @@ async def test_every_phase_of_step_one_shows_its_own_numbers_and_code(names, mak
             check_phase(text, report, loss=loss)
             kinds.append(report.phase.kind)
             assert inside.border_title is not None and f"step 1 · {report.phase.kind}" in inside.border_title
+            assert len(str(inside.border_title)) + 6 <= inside.outer_size.width  # whole, never cut with …
             if size == (160, 48):
                 check_source(text, report)
         assert kinds[0] == "document" and kinds.count("forward") == 7 and kinds[-1] == "update"
@@ -259,10 +282,17 @@ async def test_a_probe_shows_its_forward_pass_until_escape(names, make_app, read
         text = shown(app)
         assert "“emma”" in text
         assert " ".join(four(x) for x in probe.position_losses[:2]) in text.replace(" + ", " ").replace("(", "")
-        check_phase(text, _as_phase(reports[1], probe.positions[0]))
+        check_phase(text, _as_phase(reports[1], probe, 0))
         await pilot.press("6", "down", "down")
         await pilot.pause()
-        check_phase(shown(app), _as_phase(reports[1], probe.positions[2]))
+        check_phase(shown(app), _as_phase(reports[1], probe, 2))
+        await pilot.resize_terminal(80, 24)  # the tab has room for every target's loss too
+        await pilot.pause()
+        lines = shown(app).splitlines()
+        first = next(i for i, line in enumerate(lines) if line.startswith("-log p:"))
+        strip = " ".join(lines[first: first + 2])
+        assert all(
+            f"{t} {four(x)}" in strip for t, x in zip(probe.targets, probe.position_losses, strict=True))
         await pilot.press("escape")
         await pilot.pause()
         assert app.probe is None and not app.screen.has_class("-probe")
@@ -270,11 +300,9 @@ async def test_a_probe_shows_its_forward_pass_until_escape(names, make_app, read
         assert inside.border_title is not None and PROBE_MARK not in inside.border_title
 
 
-def _as_phase(report: PhaseReport, detail: ForwardDetail) -> PhaseReport:
-    """A forward phase report carrying a probe's position, for check_phase."""
-    from dataclasses import replace
-
-    return replace(report, detail=detail)
+def _as_phase(report: PhaseReport, probe: ProbeReport, position: int) -> PhaseReport:
+    """A forward phase report carrying a probe's position (and the probe's tokens), for check_phase."""
+    return replace(report, detail=probe.positions[position], tokens=probe.tokens, targets=probe.targets)
 
 
 async def test_escape_ends_a_probe_first_then_restores_a_maximised_pane(names, make_app, ready):

@@ -1,5 +1,5 @@
-"""The loss chart on synthetic data: exact rows, round evenly spaced ticks, levels on their values, marks, cursor,
-ghost runs, and the summary's 100-step mean."""
+"""The loss chart (drawn by plotext) on synthetic data: exact rows, round evenly spaced ticks on the rows where plotext
+draws their values, the random guess on its value, marks, cursor, ghost runs, and the summary's 100-step mean."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import random
 import pytest
 
 from microgpt_tui.messages import Snapshot
-from microgpt_tui.widgets.loss_chart import SCAN_LINES, Canvas, Ghost, LossChart, recent_mean, y_scale
+from microgpt_tui.widgets.loss_chart import Ghost, LossChart, plotext_cell, recent_mean, y_scale
 
 VOCAB = 27
 GUESS = math.log(VOCAB)
@@ -44,13 +44,15 @@ def plot_rows(lines) -> tuple[list[str], list[int]]:
 
 
 @pytest.mark.parametrize("lo, hi, rows", [(2.1, 3.9, 12), (3.0, 3.4, 11), (1.2, 3.3, 15), (0.05, 3.3, 40),
-                                           (3.29, 3.30, 5), (2.0, 9.0, 7), (3.3, 3.3, 8)])
+                                           (3.29, 3.30, 5), (2.0, 9.0, 7), (3.3, 3.3, 8),
+                                           (1.9, 4.5, 7), (0.0, 80.0, 6), (2.0, 1e6, 14)])
 def test_rows_are_exact_values_and_ticks_round_and_evenly_spaced(lo, hi, rows):
     scale = y_scale(lo, hi, rows)
     ticks = scale.ticks()
     assert len(ticks) >= 2
     gaps = {b[0] - a[0] for a, b in zip(ticks, ticks[1:])}
-    assert gaps == {-scale.every} and scale.every >= 2  # evenly spaced, never on neighbouring rows
+    assert gaps == {-scale.every}  # evenly spaced
+    assert len({scale.label(value) for _, value in ticks}) == len(ticks)  # every label different
     for row, value in ticks:
         assert scale.row(value) == row and scale.top - row * scale.res == pytest.approx(value, abs=1e-9)
         assert abs(value / scale.step - round(value / scale.step)) < 1e-9  # a round value
@@ -58,39 +60,96 @@ def test_rows_are_exact_values_and_ticks_round_and_evenly_spaced(lo, hi, rows):
     assert scale.top >= hi - 1e-9 and scale.top - (rows - 1) * scale.res <= lo + 1e-9  # everything fits
 
 
-def level_value(rows: list[str], labels_width: int, glyphs: str = SCAN_LINES) -> tuple[float, float]:
-    """The value the drawn level stands for (from the tick labels and the scan line's height), and the row size."""
-    ticks = [(i, float(row[:labels_width - 1])) for i, row in enumerate(rows) if row[labels_width - 1] == "┤"]
-    (r0, v0), (r1, v1) = ticks[0], ticks[1]
-    res = (v0 - v1) / (r1 - r0)
-    level = [(i, ch) for i, row in enumerate(rows) for ch in row[labels_width:-1] if ch in glyphs]
-    assert level, "no level drawn"
-    row, glyph = level[0]
-    assert {ch for i, r in enumerate(rows) for ch in r[labels_width:-1] if ch in glyphs} == {glyph}  # one line
-    height = glyphs.index(glyph) - len(glyphs) // 2
-    return v0 - (row - r0) * res - height * res / len(glyphs), res
+BRAILLE_ROWS = ((0x01, 0x08), (0x02, 0x10), (0x04, 0x20), (0x40, 0x80))  # the dots of each of a cell's 4 dot rows
+SIZES = [(76, 19), (76, 17), (96, 27), (156, 43), (54, 17), (150, 40), (40, 10), (30, 9), (76, 16)]
 
 
-@pytest.mark.parametrize("size", [(76, 19), (76, 17), (54, 17), (150, 40), (40, 10)])
+def dot_rows(char: str) -> set[int]:
+    """The dot rows (0 at the top) a braille character has dots in."""
+    bits = ord(char) - 0x2800
+    return {k for k, (a, b) in enumerate(BRAILLE_ROWS) if bits & (a | b)}
+
+
+def labelled_ticks(rows: list[str], left: int) -> list[tuple[int, float]]:
+    """(row, value) of each y label: a number left of a `┤`."""
+    return [(i, float(row[:left - 1])) for i, row in enumerate(rows) if row[left - 1] == "┤"]
+
+
+def cells_styled(lines, top: int, left: int, colour: int) -> list[tuple[int, str]]:
+    """(row, character) of the plot cells drawn in a colour number (256 colours), rows counted from the plot's top."""
+    out = []
+    bottom = next(i for i, line in enumerate(lines) if "└" in line.plain)
+    for r, line in enumerate(lines[top + 1: bottom]):
+        for span in line.spans:
+            style = span.style
+            if not isinstance(style, str) and style.color is not None and style.color.number == colour:
+                out += [(r, ch) for ch in line.plain[max(span.start, left): span.end] if ch.strip()]
+    return out
+
+
+@pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize("n, seed", [(3, 1), (130, 2), (1000, 3), (40, 4)])
 def test_the_random_guess_line_sits_on_its_value(size, n, seed):
     width, height = size
     lines = chart(falling(n, seed)).build_lines(width, height)
-    rows, (plot_left,) = plot_rows(lines)
-    value, res = level_value(rows, plot_left)
-    assert abs(value - GUESS) <= res / len(SCAN_LINES) / 2 + 1e-9
+    rows, (left,) = plot_rows(lines)
+    top = next(i for i, line in enumerate(lines) if "┌" in line.plain)
+    ticks = labelled_ticks(rows, left)
+    (r0, v0), (r1, v1) = ticks[0], ticks[1]
+    res = (v0 - v1) / (r1 - r0)
+    guess = cells_styled(lines, top, left, 167)  # the random guess's colour
+    if not guess:  # a tiny chart full of dots may hide the line
+        assert len(rows) <= 4
+        return
+    assert {r for r, _ in guess} == {guess[0][0]}  # one row
+    dots = set().union(*(dot_rows(ch) for _, ch in guess))
+    assert len(dots) == 1  # one dot row: a straight line
+    row, (dot,) = guess[0][0], dots
+    value = v0 - (row - r0) * res - (dot - 1.5) * res / 4  # the centre of that dot row
+    assert abs(value - GUESS) <= res / 8 + 1e-9  # within half a dot row of ln(27)
     legend = " ".join(line.plain for line in lines)
     assert f"random guess {GUESS:.2f}" in legend
 
 
-def test_the_line_at_the_old_80x24_case_is_not_on_the_3_25_row():
-    # the case of the issue: ticks 0.25 apart, the guess (3.2958) once drawn on the 3.25 row and labelled 3.30
-    scale = y_scale(3.0, 3.75, 13)
-    canvas = Canvas(60, 13, 10)
-    canvas.hline(scale.position(GUESS), "guess")
-    (row, (glyph, _)), = canvas.level_rows.items()
-    drawn = scale.top - row * scale.res - (SCAN_LINES.index(glyph) - 2) * scale.res / 5
-    assert abs(drawn - GUESS) <= scale.res / 10 + 1e-9 and round(drawn, 2) != 3.25
+@pytest.mark.parametrize("size", [s for s in SIZES if s[1] >= 10])  # (a 3-row chart hides them under the line)
+@pytest.mark.parametrize("low, high", [(2.0, 3.0), (1.0, 2.0), (2.5, 4.0)])
+def test_each_label_is_on_the_row_where_plotext_draws_its_value(size, low, high):
+    # losses that are exactly two round values (tick values at every scale these ranges get): plotext must draw
+    # them on the rows labelled with them, and each labelled row stands for its label
+    width, height = size
+    losses = tuple(low if i % 2 else high for i in range(60))
+    lines = chart(losses).build_lines(width, height)
+    rows, (left,) = plot_rows(lines)
+    ticks = labelled_ticks(rows, left)
+    assert len(ticks) >= 2
+    gaps = {b[0] - a[0] for a, b in zip(ticks, ticks[1:])}
+    steps = {round(a[1] - b[1], 9) for a, b in zip(ticks, ticks[1:])}
+    assert len(gaps) == 1 and len(steps) == 1  # evenly spaced, in rows and in value
+    res = (ticks[0][1] - ticks[1][1]) / (ticks[1][0] - ticks[0][0])
+    value_of_row = {r: ticks[0][1] - (r - ticks[0][0]) * res for r in range(len(rows))}
+    for r, v in ticks:
+        assert value_of_row[r] == pytest.approx(v, abs=1e-9)
+    top = next(i for i, line in enumerate(lines) if "┌" in line.plain)
+    loss_rows = {r for r, ch in cells_styled(lines, top, left, 67) if 0x2800 < ord(ch) <= 0x28FF}  # the dots' colour
+    nearest = {min(value_of_row, key=lambda r: abs(value_of_row[r] - v)) for v in (low, high)}
+    assert loss_rows == nearest
+    on_labels = {r for r, v in ticks if v in (low, high)}
+    assert on_labels and on_labels <= loss_rows  # a value that is a label is drawn on that label's row
+    if len(rows) >= 10:
+        assert len(on_labels) == 2
+
+
+def test_a_small_chart_keeps_its_resolution():
+    assert y_scale(1.9, 4.5, 7).res == 0.5  # seven rows over 2.6: a tick on every row, not every second of 1.0
+
+
+def test_plotexts_transform_is_known():
+    # the column where plotext draws a step equals plotext_cell's (checked through a mark plotext draws)
+    for step in (1, 2, 37, 250, 499, 500):
+        lines = chart(falling(400, 6), marks=(step,)).build_lines(100, 30)
+        rows, (left,) = plot_rows(lines)
+        columns = {i - left for row in rows for i, ch in enumerate(row) if ch == "┊"}
+        assert columns <= {plotext_cell(step, 1, 500, 100 - left - 1)}
 
 
 def test_summary_shows_the_mean_of_the_last_100_steps():
@@ -112,30 +171,29 @@ def test_legend_and_help_say_what_smoothing_is(mode):
     assert "debiased" in LossChart.HELP and "100 steps" in LossChart.HELP
 
 
-def test_a_schedule_mark_is_a_dashed_line_at_its_step():
+def test_a_schedule_mark_is_a_dotted_line_at_its_step():
     losses = falling(400, 6)
     lines = chart(losses, marks=(250,)).build_lines(100, 30)
     rows, (left,) = plot_rows(lines)
-    columns = {i - left for row in rows for i, ch in enumerate(row) if ch == "┆"}
-    assert len(columns) == 1
-    canvas = Canvas(100 - left - 1, len(rows), 500)
-    assert columns == {canvas.column(250)}
-    assert any("┆ schedule changed" in line.plain for line in lines)
+    columns = {i - left for row in rows for i, ch in enumerate(row) if ch == "┊"}
+    assert columns == {plotext_cell(250, 1, 500, 100 - left - 1)}
+    assert any("┊ schedule changed" in line.plain for line in lines)
 
 
 def test_the_cursor_reverses_its_steps_column_only():
-    lines = chart(falling(80, 7), cursor=40).build_lines(100, 30)
+    lines = chart(falling(80, 7), cursor=40, marks=(40,)).build_lines(100, 30)
     text = [line.plain for line in lines]
     top = next(i for i, line in enumerate(text) if "┌" in line)
+    bottom = next(i for i, line in enumerate(text) if "└" in line)
     left = text[top].index("┌") + 1
     reversed_columns = set()
-    for line in lines[top + 1: top + 1 + 20]:
+    for line in lines:
         for span in line.spans:
             style = span.style
             if not isinstance(style, str) and style.reverse:
                 reversed_columns.update(range(span.start, span.end))
-    canvas = Canvas(100 - left - 1, 20, 100)
-    assert reversed_columns == {left + canvas.column(40)}
+    mark_columns = {i for row in text[top + 1: bottom] for i, ch in enumerate(row) if ch == "┊"}
+    assert reversed_columns == mark_columns == {left + plotext_cell(40, 1, 100, 100 - left - 1)}  # where plotext
 
 
 def test_a_ghost_run_is_drawn_dim_behind_and_named_in_the_legend():

@@ -309,3 +309,18 @@ async def test_the_attention_pane_says_how_to_reach_its_rows(trainer, make_app, 
         await pilot.press("2")
         await pilot.pause()
         assert "up/down choose the row" in " ".join(lines_of(attention))
+
+
+async def test_sampler_rows_keep_their_columns_with_wide_characters(make_app, ready, until):
+    dataset = Dataset.from_docs(["東京", "ab", "大阪 x", "😀c"], name="wide")
+    app = make_app(Trainer(dataset, Config()))
+    sample = draw(Trainer(dataset, Config(seed=5)), 1, 1, step=0, temperature=1.5)[0]
+    async with app.run_test(size=(100, 40)) as pilot:
+        await ready(pilot)
+        app.post_message(SamplesDrawn((sample,)))
+        await until(pilot, lambda: len(app.samples) == 1, what="the sample")
+        rows = [line for line in lines_of(app.query_one(Sampler)) if "→" in line]
+        assert len(rows) >= 2
+        bars = {cell_len(row[: row.index("│")]) - len(row[: row.index("│")].split("→")[1].split()[-1]) for row in rows}
+        arrows = {cell_len(row[: row.index("→")]) for row in rows}
+        assert arrows == {2} and len(bars) == 1  # the arrow and the probability column line up in every row
