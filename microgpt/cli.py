@@ -120,9 +120,6 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train one document per step and print the reference's output. "
                     "Flags left out take the reference's defaults, or the checkpoint's values with --resume.")
     add_training_flags(train)
-    train.add_argument("--break", dest="breaks", type=condition, action="append", default=[], metavar="CONDITION",
-                       help=f"stop after the step where CONDITION becomes true, like --until (repeatable; quote "
-                            f"it: --break 'loss<2.0'): {FORMS}")
     add_sampling_flags(train)
     train.add_argument("--save", metavar="PATH",
                        help="save a checkpoint when the run stops (at the end, at --until or on Ctrl-C); "
@@ -141,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def add_training_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
-    """The flags that choose a run (dataset, sizes, schedule, seed, graph mode), --resume and --until.
+    """The flags that choose a run (dataset, sizes, schedule, seed, graph mode), --resume, --until and --break.
 
     Shared by `microgpt train` and `microgpt-tui`: `build_trainer` reads them.
     """
@@ -155,6 +152,9 @@ def add_training_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup
     parser.add_argument("--until", type=positive_int, metavar="K",
                         help="pause after step K of the schedule (`microgpt train` stops there; with --save, "
                              "--resume continues)")
+    parser.add_argument("--break", dest="breaks", type=condition, action="append", default=[], metavar="CONDITION",
+                        help="pause after the step where CONDITION becomes true (`microgpt train` stops there, like "
+                             f"--until); repeatable; quote it: --break 'loss<2.0'. CONDITION is one of {FORMS}")
     parser.add_argument("--seed", type=whole, metavar="S",
                         help=f"seed of the shuffle, the initial weights and sampling (default: {d.seed})")
     parser.add_argument("--engine", choices=ENGINES,

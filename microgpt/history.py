@@ -470,7 +470,7 @@ class History:
         history._states, history._state_steps = {}, []
         for item in obj["states"]:
             parts = [Matrices(shapes, _decode_bytes(item[part])) for part in PARTS]
-            if any(len(p.data) != len(live.params.data) for p in parts) or not start <= item["step"] < n + start:
+            if any(len(p.data) != len(live.params.data) for p in parts) or not start <= item["step"] <= n + start:
                 raise HistoryError("a saved state does not fit this model or this run")
             history._keep(State(int(item["step"]), parts[0], parts[1], parts[2], rngs[item["rng"]]))
         history._keep(live)

@@ -9,15 +9,20 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from microgpt import cli
 from microgpt.atomic_file import AtomicWriteError, check_writable
-from microgpt.checkpoint import CheckpointError
+from microgpt.checkpoint import CheckpointError, read_checkpoint
+from microgpt.compare import CompareError, legend, read_run
 from microgpt.config import ConfigError
 from microgpt.data import DataError
+from microgpt.history import History, HistoryError
 from microgpt.schedule import ScheduleError
 from microgpt.trainer import Trainer
+
+if TYPE_CHECKING:
+    from microgpt_tui.widgets.loss_chart import Ghost
 from microgpt_tui.palette import COLOR_MODES, RICH_COLOR_SYSTEMS, ColorMode, detect_color_mode
 
 PROG = "microgpt-tui"
@@ -59,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     app.add_argument("--fps", type=cli.positive_float, default=3.0, metavar="F",
                      help="redraws per second of the training panes while training (default: 3); "
                           "key presses always redraw at once")
+    app.add_argument("--compare", action="append", default=[], metavar="FILE",
+                     help="draw a saved run's loss (a checkpoint, or a `microgpt train --log-json` file) as a ghost "
+                          "curve, its legend naming what differs (repeatable)")
     app.add_argument("--color", choices=("auto", *COLOR_MODES), default="auto",
                      help="colours: auto (from NO_COLOR, COLORTERM and TERM), truecolor, 256, 16 or none")
     return parser
@@ -75,6 +83,32 @@ def make_trainer(args: argparse.Namespace) -> Trainer:
 def note(message: str) -> None:
     """One line on stderr (before the screen changes), e.g. how --steps changed a resumed run's schedule."""
     print(f"{PROG}: {message}", file=sys.stderr)
+
+
+def saved_history(args: argparse.Namespace, trainer: Trainer) -> History | None:
+    """A resumed run's history from its checkpoint, so that it can scrub back (None: a new run, or none saved)."""
+    if args.resume is None:
+        return None
+    try:
+        saved = read_checkpoint(args.resume).history
+        return None if saved is None else History.from_json(saved, trainer)
+    except (CheckpointError, HistoryError) as error:
+        note(f"{error}; the history starts at step {trainer.step_count}")
+        return None
+
+
+def compared_runs(args: argparse.Namespace, trainer: Trainer) -> list[Ghost]:
+    """The --compare runs as ghost curves, each named by what differs from this run."""
+    from microgpt_tui.widgets.loss_chart import Ghost  # after color_mode(): Textual reads its settings on import
+
+    ghosts = []
+    for path in args.compare:
+        try:
+            saved = read_run(path)
+        except CompareError as error:
+            fail(str(error))
+        ghosts.append(Ghost(legend(saved, trainer.config, trainer.dataset.name, trainer.schedule), saved.losses))
+    return ghosts
 
 
 def save_path(args: argparse.Namespace) -> str:
@@ -106,13 +140,15 @@ def main(argv: list[str] | None = None) -> int:
     trainer = make_trainer(args)
     save = save_path(args)
     mode = color_mode(args.color)
+    history = saved_history(args, trainer)
+    compare = compared_runs(args, trainer)
     # Textual repaints at most TEXTUAL_FPS times a second (60 by default). The training panes cap their own
     # redraws (--fps) and take turns; a higher ceiling only means a key press never waits for the next 1/60 s.
     os.environ.setdefault("TEXTUAL_FPS", str(TEXTUAL_FPS))
     from microgpt_tui.app import MicroGPTApp  # after color_mode(): Textual reads its settings on import
 
     app = MicroGPTApp(trainer, paused=args.paused, fps=args.fps, save_path=save, color_mode=mode, until=args.until,
-                      speed=args.speed)
+                      speed=args.speed, history=history, breaks=args.breaks, compare=compare)
     sys.setswitchinterval(SWITCH_INTERVAL)
     restore_gc = cli.tune_gc()  # the step graphs are acyclic: freeze the model, collect rarely
     try:

@@ -20,19 +20,27 @@ from textual.containers import Container
 from textual.filter import LineFilter, Monochrome, NoColor
 from textual.notifications import Notification, Notify, SeverityLevel
 from textual.reactive import var
-from textual.widgets import Footer, Tab, Tabs
+from textual.widgets import Footer, Input, Tab, Tabs
 
-from microgpt.checkpoint import CheckpointError, load_checkpoint
+from microgpt.breakpoints import Condition, parse
+from microgpt.checkpoint import CheckpointError, read_checkpoint
+from microgpt.history import History, HistoryError
 from microgpt.model import matrix_shapes
-from microgpt.report import PhaseReport, ProbeReport
+from microgpt.report import PhaseReport, ProbeReport, StepReport
+from microgpt.seen import TrainingDocs
 from microgpt.trainer import ENGINES
 from microgpt_tui.commands import MicroGPTCommands
 from microgpt_tui.engine_process import TrainerLike, fresh_trainer
 from microgpt_tui.messages import (
+    BranchesChanged,
+    BreakpointHit,
+    BreakpointsChanged,
     Computing,
     EngineDied,
     Halted,
     Notice,
+    PastPhaseShown,
+    PastShown,
     PhaseShown,
     ProbeShown,
     Progress,
@@ -48,13 +56,14 @@ from microgpt_tui.runner import Runner
 from microgpt_tui.shown import shown_snapshot
 from microgpt_tui.themes import TERMINAL_THEME
 from microgpt_tui.widgets.attention_map import AttentionMap
+from microgpt_tui.widgets.breakpoints_screen import BreakpointsScreen
 from microgpt_tui.widgets.choice_screen import Choice, ChoiceScreen
 from microgpt_tui.widgets.grad_norms import GradNorms
 from microgpt_tui.widgets.graph_pane import GraphPane
 from microgpt_tui.widgets.help_screen import HelpScreen, help_text, text_width
 from microgpt_tui.widgets.input_screen import InputScreen
 from microgpt_tui.widgets.inside import Inside
-from microgpt_tui.widgets.loss_chart import LossChart
+from microgpt_tui.widgets.loss_chart import Ghost, LossChart
 from microgpt_tui.widgets.model_line import ModelLine
 from microgpt_tui.widgets.pane import Pane
 from microgpt_tui.widgets.probe_input import ProbeInput
@@ -74,6 +83,7 @@ PANE_TITLES = {"loss": "Loss", "attention": "Attention", "grad": "Gradient norms
                "sampler": "Sampling", "inside": "Inside"}
 WIDE = (100, 30)  # from this many columns and rows, all six panes show at once; below it, one pane and tabs
 DEFAULT_SAVE_PATH = "microgpt-checkpoint.json"
+SCRUB_ACTIONS = frozenset({"scrub", "scrub_to"})  # keys that move the shown step; not while typing or in a dialog
 NO_COLOR_FILTERS: tuple[LineFilter, ...] = (NoColor(),)  # every cell in the terminal's default colours
 
 
@@ -92,7 +102,8 @@ class MicroGPTApp(App[None]):
                 "if running (presses add up)"),
         Binding("full_stop", "phase", "Phase", show=False,
                 tooltip="One phase of the step: the document, one position forward, the loss, a piece of the "
-                        "backward pass, the update (pausing first if running; presses add up)"),
+                        "backward pass, the update (pausing first if running; presses add up; in history: of the "
+                        "past step shown, replayed)"),
         Binding("left_square_bracket", "speed(-1)", "Slower", show=False,
                 tooltip="Cap training at fewer steps per second"),
         Binding("right_square_bracket", "speed(1)", "Faster", show=False,
@@ -116,6 +127,24 @@ class MicroGPTApp(App[None]):
         Binding("question_mark", "help", "Help", tooltip="Every key, and what each pane shows"),
         Binding("q", "quit", "Quit", tooltip="Quit microgpt-tui"),
         Binding("z", "maximize", "Maximise", tooltip="Maximise the focused pane, or restore it (also escape)"),
+        # Time travel: priority bindings, so that they scrub whichever pane (or the tabs) has the focus; a text
+        # input or a dialog keeps its keys (check_action).
+        Binding("left", "scrub(-1)", "Back", show=False, priority=True,
+                tooltip="While paused: show the step before (history; shift+left: 10 back, pageup: 100)"),
+        Binding("right", "scrub(1)", "Forward", show=False, priority=True,
+                tooltip="While paused: show the step after (shift+right: 10 on, pagedown: 100)"),
+        Binding("shift+left", "scrub(-10)", "Back 10", show=False, priority=True, tooltip="Show the step 10 back"),
+        Binding("shift+right", "scrub(10)", "Forward 10", show=False, priority=True, tooltip="Show the step 10 on"),
+        Binding("pageup", "scrub(-100)", "Back 100", show=False, priority=True, tooltip="Show the step 100 back"),
+        Binding("pagedown", "scrub(100)", "Forward 100", show=False, priority=True, tooltip="Show the step 100 on"),
+        Binding("home", "scrub_to('first')", "First step", show=False, priority=True,
+                tooltip="Show step 1 (the first step the history holds)"),
+        Binding("end", "scrub_to('live')", "Live step", show=False, priority=True,
+                tooltip="Back to the live step (leave the history)"),
+        Binding("b", "branch", "Branch", show=False,
+                tooltip="In history: train again from the shown step (the later steps become a ghost curve)"),
+        Binding("k", "breakpoints", "Breakpoints", show=False,
+                tooltip="The breakpoint list: conditions that pause training (add, toggle, remove)"),
         *[Binding(key, f"show_pane('{pane}')", f"Pane {key}", show=False,
                   tooltip=f"Focus the {PANE_TITLES[pane]} pane (in a small terminal: show it)")
           for pane, key in PANES],
@@ -126,6 +155,8 @@ class MicroGPTApp(App[None]):
         ("Run to step…", "train, then pause after the step you give", "run_to"),
         ("Save as…", "save a checkpoint to a path you choose (later ctrl+s saves go there too)", "save_as"),
         ("Extend the schedule…", "make the run longer and train on (the loss chart marks the step)", "extend"),
+        ("Go to step…", "show any past step exactly (history), while paused", "go_to"),
+        ("Set learning rate…", "the base learning rate from the next step on (the decay continues)", "set_lr"),
     )
 
     # The app's state, bound to the panes (data_bind). `var`: the app itself draws nothing, so a change repaints
@@ -143,6 +174,9 @@ class MicroGPTApp(App[None]):
     live: Snapshot | None = None  # the engine's latest snapshot (`snapshot` is what the panes show of it)
     current_pane: var[str] = var("loss")
     wide: var[bool] = var(True)
+    history_step: var[int | None] = var[int | None](None)  # the past step shown (None: the live one)
+    ghosts: var[tuple[Ghost, ...]] = var[tuple[Ghost, ...]](())  # compared runs, then branches' lost steps
+    breakpoints: var[tuple[tuple[str, bool], ...]] = var[tuple[tuple[str, bool], ...]](())  # (condition, on)
 
     def __init__(
         self,
@@ -155,6 +189,9 @@ class MicroGPTApp(App[None]):
         sample_delay: float = 0.08,
         until: int | None = None,
         speed: float | None = None,
+        history: History | None = None,
+        breaks: Sequence[Condition] = (),
+        compare: Sequence[Ghost] = (),
     ) -> None:
         super().__init__(ansi_color=color_mode in ("16", "none"))  # the terminal's own colours, not RGB
         self.trainer_config = trainer.config
@@ -169,7 +206,13 @@ class MicroGPTApp(App[None]):
         self.redraws_per_second = fps
         self.sample_delay = sample_delay  # seconds per letter of a sample's reveal (the sampler pane paces it)
         self.engine_death = ""  # why the engine process died; "" while it lives
-        self.runner = Runner(trainer, self.post_message, fps=fps)
+        self.runner = Runner(trainer, self.post_message, fps=fps, history=history, breaks=breaks)
+        self.past: StepReport | None = None  # the shown past step's report, once the engine has replayed it
+        self._live_phase: PhaseReport | None = None  # the live step's phase, kept while a past step is shown
+        self.first_step = 1  # the first step the history can show
+        self.training_docs = TrainingDocs(getattr(trainer, "docs", self.dataset.docs))  # in training order
+        self.compare_ghosts = tuple(compare)  # --compare runs
+        self.set_reactive(MicroGPTApp.ghosts, self.compare_ghosts)
         self.set_reactive(MicroGPTApp.color_mode, color_mode)
         if color_mode in ("16", "none"):
             self.register_theme(TERMINAL_THEME)
@@ -197,8 +240,8 @@ class MicroGPTApp(App[None]):
         yield ModelLine(self.trainer_config, self.dataset, id="model")
         yield Tabs(*[Tab(f"{key} {PANE_TITLES[pane]}", id=f"tab-{pane}") for pane, key in PANES], id="tabs")
         with Container(id="panes"):
-            yield LossChart(self.dataset.vocab_size, id="loss").data_bind(MicroGPTApp.snapshot,
-                                                                             MicroGPTApp.color_mode)
+            yield LossChart(self.dataset.vocab_size, id="loss").data_bind(
+                MicroGPTApp.snapshot, MicroGPTApp.color_mode, MicroGPTApp.ghosts, cursor=MicroGPTApp.history_step)
             yield AttentionMap(self.trainer_config.block_size, id="attention").data_bind(
                 MicroGPTApp.snapshot, MicroGPTApp.samples, MicroGPTApp.showing_sample, MicroGPTApp.sample_revealed,
                 MicroGPTApp.attn_layer, MicroGPTApp.attn_head, MicroGPTApp.color_mode)
@@ -209,7 +252,7 @@ class MicroGPTApp(App[None]):
                                                                                MicroGPTApp.attn_layer)
             yield Inside(self.dataset.uchars, id="inside").data_bind(
                 MicroGPTApp.phase, MicroGPTApp.probe, MicroGPTApp.attn_layer, MicroGPTApp.attn_head)
-            yield Sampler(self.dataset, delay=self.sample_delay, id="sampler").data_bind(
+            yield Sampler(self.dataset, delay=self.sample_delay, docs=self.training_docs, id="sampler").data_bind(
                 MicroGPTApp.samples, MicroGPTApp.temperature, MicroGPTApp.snapshot)
         yield ProbeInput(self.dataset.uchars, self.dataset.name, id="probe-input")
         yield Footer()
@@ -284,7 +327,9 @@ class MicroGPTApp(App[None]):
                 self.set_timer(wait, self._show_late)
             return
         self._shown_at = now
-        self.snapshot = shown_snapshot(live, self.phase, self.probe, self.matrix_names)
+        past = self.past if self.history_step is not None else None
+        self.snapshot = shown_snapshot(live, self.phase, self.probe, self.matrix_names, past)
+        self._say_history()
 
     def _show_late(self) -> None:
         self._show_due = False
@@ -319,8 +364,13 @@ class MicroGPTApp(App[None]):
             self._wants_engine = snapshot.engine
             status.pending = ""
         self.live = snapshot
+        if self.history_step is not None and snapshot.step <= self.history_step:  # a branch or restart went back
+            self.leave_history()
         if snapshot.phase is None or snapshot.running:  # between steps, or training on: no phase to show
-            self.phase = None
+            if self.history_step is None:
+                self.phase = None
+            else:
+                self._live_phase = None
         self._show()
         for line in self.query(ModelLine):  # (none while the app is closing)
             line.engine = snapshot.engine
@@ -385,12 +435,15 @@ class MicroGPTApp(App[None]):
     def restart_engine(self, *, from_checkpoint: bool) -> None:
         """Start a new engine process (after a death): from the last checkpoint, or from step 0."""
         trainer: TrainerLike
+        history = None
         if from_checkpoint:
             path = self.restart_checkpoint()
             try:
                 if path is None:
                     raise CheckpointError(f"there is no checkpoint at {self.save_path}")
-                trainer = load_checkpoint(path)
+                checkpoint = read_checkpoint(path)
+                trainer = checkpoint.restore()
+                history = self.saved_history(checkpoint.history, trainer)
                 if trainer.config != self.trainer_config or trainer.dataset.docs != self.dataset.docs:
                     raise CheckpointError(f"{path} holds another run (another dataset or configuration)")
             except CheckpointError as error:
@@ -398,7 +451,7 @@ class MicroGPTApp(App[None]):
                 return
         else:
             trainer = fresh_trainer(self.dataset, self.trainer_config, self.first_engine)
-        self.runner.restart(trainer)
+        self.runner.restart(trainer, history, [parse(text) for text, enabled in self.breakpoints if enabled])
         self.saved_step = trainer.step_count
         self.engine_death = ""
         self._wants_running = False
@@ -528,9 +581,10 @@ class MicroGPTApp(App[None]):
                                      value=self.save_path, check=check), answered)
 
     def action_toggle_run(self) -> None:
-        """Run if paused, pause if running."""
+        """Run if paused, pause if running (from the live step: a past step shown is left first)."""
         if not self.engine_alive():
             return
+        self.leave_history()
         status = self.query_one(StatusBar)
         if self._wants_running:
             self._wants_running = False
@@ -547,6 +601,7 @@ class MicroGPTApp(App[None]):
         """Pause if running, then one more step (presses add up)."""
         if not self.engine_alive():
             return
+        self.leave_history()
         self._wants_running = False
         self.query_one(StatusBar).pending = "stepping…"
         self.runner.step(1)
@@ -567,6 +622,9 @@ class MicroGPTApp(App[None]):
     def action_sample(self, count: int = 1) -> None:
         """Draw `count` new names at the current temperature (`g`: one, `G`: ten)."""
         if not self.engine_alive():
+            return
+        if self.history_step is not None:  # from the shown past step's weights
+            self.runner.sample_at(self.temperature / 10, count, self.history_step)
             return
         self.runner.sample(self.temperature / 10, count)
 
@@ -620,6 +678,9 @@ class MicroGPTApp(App[None]):
 
     def on_phase_shown(self, message: PhaseShown) -> None:
         """The numbers of the unit the step in progress stopped at: the panes show the step so far."""
+        if self.history_step is not None:  # a past step is shown: the live phase waits for its return
+            self._live_phase = message.report
+            return
         self.phase = message.report
 
     def on_refused(self, message: Refused) -> None:
@@ -634,8 +695,11 @@ class MicroGPTApp(App[None]):
         """One more unit of the step in progress (pausing first if running; presses add up)."""
         if not self.engine_alive():
             return
-        self._wants_running = False
         self.probe = None
+        if self.history_step is not None:  # the next phase of the past step shown, replayed
+            self.runner.past_phase(self.history_step)
+            return
+        self._wants_running = False
         self.runner.next_phase()
 
     def action_extend(self) -> None:
@@ -728,6 +792,194 @@ class MicroGPTApp(App[None]):
     def on_unmount(self) -> None:
         """Never leave the engine process behind."""
         self.runner.stop()
+
+    # -- time travel: history, branches, breakpoints (issue 9) ----------------------------------------------------
+
+    def _say_history(self) -> None:
+        """The status line names the past step shown (and its phase), or nothing while the live one is."""
+        live = self.live
+        if self.history_step is None or live is None:
+            label = ""
+        else:
+            label = f"history · step {self.history_step} (live: {live.step})"
+            if self.phase is not None:
+                label += f" · {self.phase.phase.label}"
+        for status in self.query(StatusBar):
+            status.history = label
+
+    def watch_history_step(self) -> None:
+        """The status line says which step is shown."""
+        self._show()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The scrubbing keys are the app's on the dashboard, not while a text input or a dialog has them."""
+        if action in SCRUB_ACTIONS and (len(self.screen_stack) > 1 or isinstance(self.focused, Input)):
+            return False
+        return True
+
+    def action_scrub(self, delta: int) -> None:
+        """Move the shown step by `delta` (while paused)."""
+        live = self.live
+        if live is None or not self.engine_alive():
+            return
+        if self._wants_running:
+            self.say("history", "pause first (space): past steps are shown while paused", timeout=3)
+            return
+        self.go_to_step((self.history_step if self.history_step is not None else live.step) + delta)
+
+    def action_scrub_to(self, where: str) -> None:
+        """Show the first step the history holds (`first`), or the live step again (`live`)."""
+        if where == "live":
+            self.leave_history()
+        elif self.live is not None:
+            self.action_scrub(self.first_step - (self.history_step or self.live.step))
+
+    def go_to_step(self, step: int) -> None:
+        """Show step `step` (clamped to the history); the live step leaves the history."""
+        live = self.live
+        if live is None:
+            return
+        step = max(self.first_step, min(live.step, step))
+        if step >= live.step:
+            self.leave_history()
+            return
+        if step == self.history_step:
+            return
+        if self.history_step is None:  # entering the history: the live phase (if any) waits for our return
+            self._live_phase = self.phase
+        self.phase = None  # `phase` is the past step's, while in history
+        self.history_step = step
+        self.runner.seek(step)
+
+    def leave_history(self) -> None:
+        """Show the live step again."""
+        if self.history_step is not None:
+            self.history_step = None
+            self.past = None
+            self.phase, self._live_phase = self._live_phase, None
+            self._show()
+
+    def on_past_shown(self, message: PastShown) -> None:
+        """The past step asked for, replayed: every pane shows it (a stale answer to an earlier key is dropped)."""
+        if message.report.step == self.history_step:
+            self.past = message.report
+            self._show()
+
+    def on_past_phase_shown(self, message: PastPhaseShown) -> None:
+        """A phase of the shown past step."""
+        if message.report.phase.step == self.history_step:
+            self.phase = message.report  # the panes and the Inside pane show the past step's phase
+
+    def action_go_to(self) -> None:
+        """Ask for a step, then show it (pausing first)."""
+        live = self.live
+        if not self.engine_alive() or live is None:
+            return
+        if live.step < self.first_step:
+            self.say("history", "no step to show yet: n takes one", timeout=3)
+            return
+        first, last = self.first_step, live.step
+
+        def check(text: str) -> str | None:
+            if not text.isdigit() or not first <= int(text) <= last:
+                return f"a step from {first} to {last}"
+            return None
+
+        def answered(text: str | None) -> None:
+            if text:
+                if self._wants_running:
+                    self._wants_running = False
+                    self.runner.pause()
+                self.go_to_step(int(text))
+
+        self.push_screen(InputScreen("go to step…", f"Show step ({first}-{last}; {last} is the live step):",
+                                     value=str(self.history_step or last), check=check), answered)
+
+    def action_branch(self) -> None:
+        """Train again from the shown past step: the run goes back to it; the later steps become a ghost."""
+        if not self.engine_alive():
+            return
+        step = self.history_step
+        if step is None:
+            self.say("branch", "b trains again from a past step: pause, go back with left (or home), then b",
+                     timeout=5)
+            return
+        self._wants_running = False
+        self.runner.branch(step)
+        self.leave_history()
+        self.query_one(StatusBar).notice = ""  # a breakpoint's pause is behind us
+        self.say("branch", f"back to step {step}: the steps after it are a ghost on the loss chart; space trains "
+                           "again (with nothing changed, the same steps)", timeout=6)
+
+    def on_branches_changed(self, message: BranchesChanged) -> None:
+        """Draw each branch's lost steps as a ghost, after the compared runs."""
+        self.first_step = message.first_step
+        self.ghosts = self.compare_ghosts + tuple(
+            Ghost(f"before the branch at step {g.start}", g.losses, g.start + 1) for g in message.ghosts)
+
+    def action_set_lr(self) -> None:
+        """Ask for a base learning rate; it holds from the next step on."""
+        if not self.engine_alive() or self.live is None:
+            return
+
+        def check(text: str) -> str | None:
+            try:
+                lr = float(text)
+            except ValueError:
+                lr = math.nan
+            return None if math.isfinite(lr) and lr > 0 else "a positive number, e.g. 0.01"
+
+        def answered(text: str | None) -> None:
+            if text:
+                self.runner.set_lr(float(text))
+
+        self.push_screen(InputScreen("set learning rate…", f"Base learning rate from step {self.live.step + 1} "
+                                     f"on (now {self.live.next_lr:.4g} at that step; the decay continues):",
+                                     value=f"{self.trainer_config.lr:g}", check=check), answered)
+
+    def action_breakpoints(self) -> None:
+        """Open the breakpoint list."""
+        if self.engine_alive():
+            self.push_screen(BreakpointsScreen(self.breakpoints))
+
+    def watch_breakpoints(self, entries: tuple[tuple[str, bool], ...]) -> None:
+        """An open breakpoint list follows the engine's."""
+        for screen in self.screen_stack:
+            if isinstance(screen, BreakpointsScreen):
+                screen.entries = entries
+
+    def saved_history(self, saved: dict[str, object] | None, trainer: TrainerLike) -> History | None:
+        """A checkpoint's history for a new engine (None, said in a notification, when it cannot be read)."""
+        if saved is None:
+            return None
+        try:
+            return History.from_json(saved, trainer)  # type: ignore[arg-type]
+        except HistoryError as error:
+            self.say("history", f"{error}; the history starts at step {trainer.step_count}", severity="warning")
+            return None
+
+    def on_breakpoints_changed(self, message: BreakpointsChanged) -> None:
+        """The engine's breakpoint list, as it now stands."""
+        self.breakpoints = message.entries
+
+    def on_breakpoints_screen_add(self, message: BreakpointsScreen.Add) -> None:
+        """Watch one more condition."""
+        self.runner.add_break(message.text)
+
+    def on_breakpoints_screen_toggle(self, message: BreakpointsScreen.Toggle) -> None:
+        """Turn a breakpoint off or on."""
+        self.runner.toggle_break(message.index)
+
+    def on_breakpoints_screen_remove(self, message: BreakpointsScreen.Remove) -> None:
+        """Remove a breakpoint."""
+        self.runner.remove_break(message.index)
+
+    def on_breakpoint_hit(self, message: BreakpointHit) -> None:
+        """Training paused at a breakpoint: the live step is shown, and the status line says which one fired."""
+        self._wants_running = False
+        self.leave_history()
+        self.query_one(StatusBar).notice = message.text
+        self.say("halted", message.text, title="breakpoint: training paused (space runs on)", timeout=10)
 
 
 def next_speed_cap(cap: float | None, direction: int, rate: float | None = None) -> float | None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import random
 import signal
 import sys
 import time
@@ -25,12 +26,14 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from multiprocessing.connection import Connection
-from typing import Protocol
+from typing import Protocol, cast
 
 from microgpt import cli
+from microgpt.breakpoints import BreakpointError, Condition, Watch, parse
 from microgpt.checkpoint import save_checkpoint
 from microgpt.config import Config
 from microgpt.data import Dataset
+from microgpt.history import History, HistoryError
 from microgpt.report import (
     MatrixStats,
     Phase,
@@ -69,6 +72,7 @@ class TrainerLike(Protocol):
     """The part of `microgpt.trainer.Trainer` the engine loop uses."""
 
     engine: str
+    sample_rng: random.Random
 
     @property
     def step_count(self) -> int: ...
@@ -90,6 +94,7 @@ class TrainerLike(Protocol):
     def schedule(self) -> Schedule: ...
     def begin_step(self) -> StepLike: ...
     def extend(self, steps: int) -> None: ...
+    def set_lr(self, lr: float) -> None: ...
     def probe(self, word: str) -> ProbeReport: ...
     def sample(self, temperature: float = 0.5) -> Iterator[SampleToken]: ...
 
@@ -100,7 +105,8 @@ def fresh_trainer(dataset: Dataset, config: Config, engine: str) -> Trainer:
 
 
 def engine_main(trainer: TrainerLike, requests: Connection, records: Connection, fps: float,
-                app_ends: tuple[Connection, ...]) -> None:
+                app_ends: tuple[Connection, ...], history: History | None = None,
+                breaks: Sequence[Condition] = ()) -> None:
     """The engine process: quiet, tuned like `microgpt train`, then the loop.
 
     It closes its copies of the app's ends of the pipes, so that if the app dies the requests end (EOF) and the
@@ -124,7 +130,7 @@ def engine_main(trainer: TrainerLike, requests: Connection, records: Connection,
 
     cli.tune_gc()
     try:
-        EngineLoop(trainer, records.send, receive, fps=fps).run()
+        EngineLoop(trainer, records.send, receive, fps=fps, history=history, breaks=breaks).run()
     except (EOFError, OSError):  # the app is gone
         pass
     except Exception as error:  # say why before dying, so that the app can tell the user
@@ -145,6 +151,8 @@ class EngineLoop:
         fps: float = 3.0,
         clock: Callable[[], float] = time.perf_counter,
         fresh: Callable[[Dataset, Config, str], TrainerLike] = fresh_trainer,
+        history: History | None = None,
+        breaks: Sequence[Condition] = (),
     ) -> None:
         self._trainer = trainer
         self._post = post
@@ -160,6 +168,7 @@ class EngineLoop:
         self._cap: float | None = None
         self._sample_id = 0
         self._forget()
+        self._begin_history(history, breaks)
 
     def _forget(self) -> None:
         """Start the run's own state afresh (at start, and on a restart)."""
@@ -183,6 +192,7 @@ class EngineLoop:
 
     def run(self) -> None:
         """Publish a first state, then work until a stop request (or until the requests end)."""
+        self._announce_time_travel()
         if self._trainer.step_count > 0:
             self._resumed()
         self._publish(self._clock())
@@ -227,7 +237,8 @@ class EngineLoop:
     def _handle(self, request: p.Request) -> None:
         """Apply a request, or keep it until the steps requested before it are taken (so that `n n ctrl+s`
         saves after the two steps, and `n m` switches mode after the step)."""
-        later = isinstance(request, (p.SetEngine, p.Draw, p.Save, p.Step, p.NextPhase, p.Probe, p.Extend))
+        later = isinstance(request, (p.SetEngine, p.Draw, p.Save, p.Step, p.NextPhase, p.Probe, p.Extend,
+                                     *TIME_REQUESTS))
         if self._waiting or (self._pending_steps and later and not isinstance(request, p.Step)):
             if not isinstance(request, p.Stop):
                 self._waiting.append(request)
@@ -284,10 +295,16 @@ class EngineLoop:
                 old = self._trainer
                 self._trainer = self._fresh(old.dataset, old.config, self._first_engine)
                 self._forget()
+                self._begin_history(None, ())
+                self._announce_time_travel()
             case p.Stop():
                 self._stopping = True
+            case p.Seek() | p.PastPhase() | p.Branch() | p.SetLr() | p.DrawAt() | p.AddBreak() | p.ToggleBreak() \
+                    | p.RemoveBreak():
+                self._time_travel(request)
         self._handled += 1
-        self._dirty = True  # the next state tells the app this request was applied
+        if not isinstance(request, SHOWING_THE_PAST):  # those change nothing live: no state to send (or repaint)
+            self._dirty = True  # the next state tells the app this request was applied
 
     def _start_running(self, now: float) -> None:
         if not self._trainer.done and not self._running:
@@ -339,12 +356,16 @@ class EngineLoop:
         if counted:
             self._pending_steps -= 1
         self._record(report, end)
+        hits = self._remember(report)
         if self._cap is not None:
             self._next_step_at = max(self._next_step_at + 1.0 / self._cap, end - 1.0 / self._cap)
         trainer = self._trainer
         if not math.isfinite(report.loss):
             self._halt(f"the loss is {report.loss} at step {report.step}: training paused "
                        "(try a smaller --lr, or resume from an earlier checkpoint)")
+        elif hits:  # a breakpoint fired: pause after this step, and say which one
+            self._stop_running()
+            self._post(p.BreakHit(report.step, "; ".join(hits)))
         elif trainer.done or (self._until is not None and trainer.step_count >= self._until):
             if trainer.done and self._pending_phases:
                 self._post(p.Refused("phase", f"all {trainer.steps} steps are done"))
@@ -458,7 +479,7 @@ class EngineLoop:
         in the update, the last unit)."""
         step = self._trainer.step_count
         try:
-            save_checkpoint(self._trainer, path)  # type: ignore[arg-type]
+            save_checkpoint(self._trainer, path, self._history)  # type: ignore[arg-type]
         except Exception as error:  # CheckpointError says why in one line; anything else must not kill us
             self._post(p.SaveError(str(error) or type(error).__name__))
         else:
@@ -513,3 +534,141 @@ class EngineLoop:
             self._post(p.Refused("mode", f"the last step's graph could not be rebuilt: {error}"))
             return
         self._report = replace(report, engine=probe.engine, graph=probe.graph)
+
+    # -- time travel: history, branches, breakpoints (issue 9) ----------------------------------------------------
+
+    def _begin_history(self, history: History | None, breaks: Sequence[Condition]) -> None:
+        """Keep the run's history from here (or go on with a resumed run's), and watch its breakpoints."""
+        trainer = cast(Trainer, self._trainer)  # a real trainer, or a test's wrapper around one
+        self._history = history if history is not None and history.end == trainer.step_count else History(trainer)
+        old = getattr(self, "_watch", None)
+        self._watch = Watch(trainer, breaks, self._history)
+        if old is not None:  # a restart keeps the breakpoint list
+            for entry in old.entries:
+                self._watch.add(entry.condition).enabled = entry.enabled
+        self._past: StepLike | None = None  # a past step replayed phase by phase
+        self._sampler: Trainer | None = None  # a trainer of the run that holds past weights to sample from
+
+    def _announce_time_travel(self) -> None:
+        """Tell the app what the history holds and which breakpoints are watched."""
+        self._post(p.Branches(tuple(self._history.ghosts), self._history.start + 1))
+        self._post_breakpoints()
+
+    def _post_breakpoints(self) -> None:
+        self._post(p.Breakpoints(tuple((e.condition.text, e.enabled) for e in self._watch.entries)))
+
+    def _remember(self, report: StepReport) -> list[str]:
+        """Record a finished step in the history and check the breakpoints; the hits, in words."""
+        try:
+            self._history.record(report)
+        except HistoryError as error:  # cannot happen in order; never let it stop training
+            self._post(p.Notice("history restarted", f"{error}; the history starts again at step {report.step}"))
+            self._history = History(cast(Trainer, self._trainer))
+        if not math.isfinite(report.loss):
+            return []  # the pause on a non-finite loss says it already
+        return [str(hit) for hit in self._watch.check(report)]
+
+    def _time_travel(self, request: p.TimeRequest) -> None:
+        """Apply a request about the run's past, a branch, the learning rate or the breakpoints."""
+        try:
+            match request:
+                case p.Seek(step):
+                    self._past = None
+                    self._post(p.Past(self._history.replay(self._past_step(step))))
+                case p.PastPhase(step):
+                    self._past_phase(self._past_step(step))
+                case p.Branch(step):
+                    self._branch(self._past_step(step))
+                case p.SetLr(lr):
+                    self._set_lr(lr)
+                case p.DrawAt(temperature, count, step):
+                    self._draw_at(temperature, count, self._past_step(step))
+                case p.AddBreak(text):
+                    self._watch.add(parse(text))
+                    self._post_breakpoints()
+                case p.ToggleBreak(index):
+                    entry = self._watch.entries[index]
+                    entry.enabled = not entry.enabled
+                    self._post_breakpoints()
+                case p.RemoveBreak(index):
+                    self._watch.remove(self._watch.entries[index])
+                    self._post_breakpoints()
+        except (HistoryError, BreakpointError, ScheduleError) as error:
+            self._post(p.Refused(type(request).__name__.lower(), str(error)))
+        except IndexError:
+            self._post(p.Refused("breakpoint", "there is no such breakpoint"))
+
+    def _past_step(self, step: int) -> int:
+        """`step`, if the history can show it (HistoryError otherwise)."""
+        history = self._history
+        if not history.start < step <= history.end:
+            first = history.start + 1
+            if step < first and history.start:
+                raise HistoryError(f"steps before {first} are not in this run's history (it was resumed from a "
+                                   "checkpoint without one)")
+            raise HistoryError(f"step {step} is not in the history (steps {first}-{history.end})")
+        return step
+
+    def _past_phase(self, step: int) -> None:
+        """One more unit of a past step, replayed phase by phase on the history's own trainer."""
+        past = self._past
+        if past is None or past.number != step:
+            past = self._past = cast(StepLike, self._history.phases(step))
+        if past.finished:
+            self._post(p.Refused("phase", f"step {step} is complete: left/right show another step"))
+            return
+        past.advance()
+        self._post(p.PastPhaseDone(past.detail()))
+
+    def _branch(self, step: int) -> None:
+        """The run goes back to the state after `step`; the steps after it become a ghost on the loss chart."""
+        trainer = cast(Trainer, self._trainer)
+        self._stop_running()
+        self._step = None  # a step in progress is abandoned with the rest
+        self._detail_sent = None
+        self._past = None
+        self._history.rewind(trainer, step)
+        self._watch.rewind(step)
+        self._losses_sent = min(self._losses_sent, step)
+        history = self._history
+        self._report = history.replay(step) if step > history.start else None
+        self._grads.clear()
+        self._nodes.clear()
+        for k in range(max(history.start + 1, step - max(GRAD_HISTORY, NODE_HISTORY) + 1), step + 1):
+            record = history.record_at(k)
+            if k > step - GRAD_HISTORY:
+                for stats in record.matrices:
+                    self._grads.setdefault(stats.name, deque(maxlen=GRAD_HISTORY)).append(stats.grad_norm)
+            self._nodes.append(record.nodes)
+        self._announce_time_travel()
+
+    def _set_lr(self, lr: float) -> None:
+        """The base learning rate from the next step on (between two steps only: the step in progress has its
+        own)."""
+        if self._step is not None:
+            self._post(p.Refused("lr", f"step {self._step.number} is in progress: finish it first (n)"))
+            return
+        self._trainer.set_lr(lr)
+        status = self._trainer.schedule.status() or "the schedule is the reference's"
+        self._post(p.Notice("learning rate", f"base learning rate {lr:g} from step {self._trainer.step_count + 1}; "
+                                             f"{status}"))
+
+    def _draw_at(self, temperature: float, count: int, step: int) -> None:
+        """Names drawn from the weights after past step `step`, with the sampler's own generator (which then
+        stands where it would after drawing them live)."""
+        trainer = self._trainer
+        if self._sampler is None:
+            self._sampler = Trainer(trainer.dataset, trainer.config)
+        sampler = self._sampler
+        sampler.restore(self._history.full_state(self._history.state_at(step)))
+        sampler.sample_rng.setstate(trainer.sample_rng.getstate())
+        samples = []
+        for _ in range(count):
+            self._sample_id += 1
+            samples.append(p.Sample(self._sample_id, step, temperature, tuple(sampler.sample(temperature))))
+        trainer.sample_rng.setstate(sampler.sample_rng.getstate())
+        self._post(p.Samples(tuple(samples)))
+
+
+SHOWING_THE_PAST = (p.Seek, p.PastPhase, p.DrawAt)
+TIME_REQUESTS = (p.Seek, p.PastPhase, p.Branch, p.SetLr, p.DrawAt, p.AddBreak, p.ToggleBreak, p.RemoveBreak)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
+from microgpt.history import Ghost
 from microgpt.report import BOS_LABEL, Phase, PhaseReport, ProbeReport, SampleToken, StepReport
 from microgpt_tui.protocol import EngineFigures, Sample
 
@@ -154,3 +155,43 @@ class EngineDied(Message):
     """The engine process ended without being asked to (killed, out of memory, crashed): why, as far as known."""
 
     reason: str  # e.g. "killed by signal 9 (SIGKILL)" or "exited with status 1"
+
+
+# -- time travel (issue 9) ------------------------------------------------------------------------------------
+
+
+@dataclass
+class PastShown(Message):
+    """A past step's whole report, replayed exactly."""
+
+    report: StepReport
+
+
+@dataclass
+class PastPhaseShown(Message):
+    """The numbers of the last unit done of a past step replayed phase by phase."""
+
+    report: PhaseReport
+
+
+@dataclass
+class BranchesChanged(Message):
+    """The run's ghosts (steps that branches took back) and the first step its history can show."""
+
+    ghosts: tuple[Ghost, ...]
+    first_step: int
+
+
+@dataclass
+class BreakpointsChanged(Message):
+    """The breakpoint list as the engine watches it: (condition, enabled)."""
+
+    entries: tuple[tuple[str, bool], ...]
+
+
+@dataclass
+class BreakpointHit(Message):
+    """Training paused at a breakpoint; `text` says which, at what step and value."""
+
+    step: int
+    text: str

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from microgpt.history import Ghost
 from microgpt.report import Phase, PhaseReport, ProbeReport, SampleToken, StepReport
 
 # -- requests: app -> engine ----------------------------------------------------------------------------------
@@ -96,7 +97,72 @@ class Stop:
     """End the engine."""
 
 
-Request = Run | Pause | Step | NextPhase | RunUntil | Speed | SetEngine | Draw | Save | Extend | Probe | Restart | Stop
+# -- time travel requests: history, branches, breakpoints (issue 9) --------------------------------------------
+
+
+@dataclass(frozen=True)
+class Seek:
+    """Show step `step` again: its whole report, replayed exactly from the history (a `Past` follows)."""
+
+    step: int
+
+
+@dataclass(frozen=True)
+class PastPhase:
+    """One more unit of past step `step`, replayed phase by phase (a `PastPhaseDone` follows): `.` in history."""
+
+    step: int
+
+
+@dataclass(frozen=True)
+class Branch:
+    """Train again from step `step`: the run goes back to it, the steps after it become a ghost (`Branched`)."""
+
+    step: int
+
+
+@dataclass(frozen=True)
+class SetLr:
+    """Set the base learning rate from the next step on (the linear decay continues from there)."""
+
+    lr: float
+
+
+@dataclass(frozen=True)
+class DrawAt:
+    """Draw `count` names from the weights after past step `step`, with the sampler's own generator."""
+
+    temperature: float
+    count: int
+    step: int
+
+
+@dataclass(frozen=True)
+class AddBreak:
+    """Watch one more breakpoint condition (written as `microgpt train --break` takes it)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ToggleBreak:
+    """Turn breakpoint `index` (in the list's order) off, or on again."""
+
+    index: int
+
+
+@dataclass(frozen=True)
+class RemoveBreak:
+    """Stop watching breakpoint `index`."""
+
+    index: int
+
+
+TimeRequest = Seek | PastPhase | Branch | SetLr | DrawAt | AddBreak | ToggleBreak | RemoveBreak
+
+
+Request = (Run | Pause | Step | NextPhase | RunUntil | Speed | SetEngine | Draw | Save | Extend | Probe | Restart | Stop
+           | TimeRequest)
 
 
 # -- records: engine -> app -----------------------------------------------------------------------------------
@@ -230,4 +296,49 @@ class Crash:
     reason: str
 
 
-Record = State | Computing | PhaseDone | Probed | Refused | Samples | SavedTo | SaveError | Notice | Halt | Crash
+# -- time travel records (issue 9) -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Past:
+    """A past step's whole report, replayed exactly (timings are the recorded ones)."""
+
+    report: StepReport
+
+
+@dataclass(frozen=True, eq=False)
+class PastPhaseDone:
+    """The numbers of the last unit done of a past step replayed phase by phase."""
+
+    report: PhaseReport
+
+
+@dataclass(frozen=True, eq=False)
+class Branches:
+    """The run's ghosts: the losses of the steps that branches took back, oldest branch first."""
+
+    ghosts: tuple[Ghost, ...]
+    first_step: int  # the first step the history can show (1, or the step a run without history resumed at + 1)
+
+
+@dataclass(frozen=True)
+class Breakpoints:
+    """The breakpoint list as it stands: (condition, enabled) in the order they were added."""
+
+    entries: tuple[tuple[str, bool], ...]
+
+
+@dataclass(frozen=True)
+class BreakHit:
+    """Training paused at a breakpoint: `text` says which, at what step and value (`breakpoint loss<2.0: step
+    179, loss 1.9982`)."""
+
+    step: int
+    text: str
+
+
+TimeRecord = Past | PastPhaseDone | Branches | Breakpoints | BreakHit
+
+
+Record = (State | Computing | PhaseDone | Probed | Refused | Samples | SavedTo | SaveError | Notice | Halt | Crash
+          | TimeRecord)

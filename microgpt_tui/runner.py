@@ -21,19 +21,26 @@ import contextlib
 import multiprocessing
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
 from textual.message import Message
 
+from microgpt.breakpoints import Condition
+from microgpt.history import History
 from microgpt_tui import protocol as p
 from microgpt_tui.engine_process import TrainerLike, engine_main
 from microgpt_tui.messages import (
+    BranchesChanged,
+    BreakpointHit,
+    BreakpointsChanged,
     Computing,
     EngineDied,
     Halted,
     Notice,
+    PastPhaseShown,
+    PastShown,
     PhaseShown,
     ProbeShown,
     Progress,
@@ -50,12 +57,14 @@ PROCESS_NAME = "microgpt-engine"
 class Runner:
     """The app's handle on the engine process; every method returns at once."""
 
-    def __init__(self, trainer: TrainerLike, post: Callable[[Message], object], *, fps: float = 3.0) -> None:
+    def __init__(self, trainer: TrainerLike, post: Callable[[Message], object], *, fps: float = 3.0,
+                 history: History | None = None, breaks: Sequence[Condition] = ()) -> None:
         self._post = post
         self._fps = fps
-        self._start_process(trainer)
+        self._start_process(trainer, history, breaks)
 
-    def _start_process(self, trainer: TrainerLike) -> None:
+    def _start_process(self, trainer: TrainerLike, history: History | None = None,
+                       breaks: Sequence[Condition] = ()) -> None:
         self.sent = 0  # requests sent so far; each snapshot says how many the engine had handled
         self._stopping = False
         forking = "fork" in multiprocessing.get_all_start_methods()  # no copy of the trainer to make (not Windows)
@@ -64,7 +73,8 @@ class Runner:
         self._records, child_records = context.Pipe(duplex=False)
         self._process = context.Process(
             target=engine_main, name=PROCESS_NAME, daemon=True,
-            args=(trainer, child_requests, child_records, self._fps, (self._requests, self._records)),
+            args=(trainer, child_requests, child_records, self._fps, (self._requests, self._records), history,
+                  tuple(breaks)),
         )
         self._process.start()
         child_requests.close()
@@ -86,10 +96,11 @@ class Runner:
         """Start handing the engine's records to the app (the first one is a snapshot)."""
         self._reader.start()
 
-    def restart(self, trainer: TrainerLike) -> None:
-        """Replace the engine process (after its death) with a new one that starts from `trainer`."""
+    def restart(self, trainer: TrainerLike, history: History | None = None, breaks: Sequence[Condition] = ()) -> None:
+        """Replace the engine process (after its death) with a new one that starts from `trainer` (and its
+        history, and these breakpoints)."""
         self.stop()
-        self._start_process(trainer)
+        self._start_process(trainer, history, breaks)
         self.start()
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -186,6 +197,40 @@ class Runner:
         """Start the run again from step 0 (the same seed and settings) in the running engine."""
         self._send(p.Restart())
 
+    # -- time travel (issue 9) ------------------------------------------------------------------------------------
+
+    def seek(self, step: int) -> None:
+        """Replay past step `step` exactly; a `PastShown` (or a `Refused`) follows."""
+        self._send(p.Seek(step))
+
+    def past_phase(self, step: int) -> None:
+        """One more unit of past step `step`; a `PastPhaseShown` follows."""
+        self._send(p.PastPhase(step))
+
+    def branch(self, step: int) -> None:
+        """Train again from step `step`: the later steps become a ghost; a `BranchesChanged` follows."""
+        self._send(p.Branch(step))
+
+    def set_lr(self, lr: float) -> None:
+        """Set the base learning rate from the next step on; a `Notice` (or a `Refused`) follows."""
+        self._send(p.SetLr(lr))
+
+    def sample_at(self, temperature: float, count: int, step: int) -> None:
+        """Draw names from the weights after past step `step`; one `SamplesDrawn` follows."""
+        self._send(p.DrawAt(temperature, count, step))
+
+    def add_break(self, text: str) -> None:
+        """Watch one more breakpoint; a `BreakpointsChanged` (or a `Refused`) follows."""
+        self._send(p.AddBreak(text))
+
+    def toggle_break(self, index: int) -> None:
+        """Turn a breakpoint off or on again; a `BreakpointsChanged` follows."""
+        self._send(p.ToggleBreak(index))
+
+    def remove_break(self, index: int) -> None:
+        """Stop watching a breakpoint; a `BreakpointsChanged` follows."""
+        self._send(p.RemoveBreak(index))
+
 
 def to_message(record: p.Record, losses: list[float]) -> Message | None:
     """The app's message for an engine record; `losses` is the reader's copy of the whole loss history."""
@@ -212,6 +257,16 @@ def to_message(record: p.Record, losses: list[float]) -> Message | None:
             return SaveFailed(reason)
         case p.Halt(reason):
             return Halted(reason)
+        case p.Past(report):
+            return PastShown(report)
+        case p.PastPhaseDone(report):
+            return PastPhaseShown(report)
+        case p.Branches(ghosts, first_step):
+            return BranchesChanged(ghosts, first_step)
+        case p.Breakpoints(entries):
+            return BreakpointsChanged(entries)
+        case p.BreakHit(step, text):
+            return BreakpointHit(step, text)
     return None
 
 

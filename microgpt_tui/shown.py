@@ -7,7 +7,9 @@ make, so all of them show the same step (or the same phase, or the same probe), 
 - live: the engine's snapshot as it is;
 - phase: its report replaced by the step so far: the document, the positions forwarded, their losses and
   attention, the graph built so far, the gradients as far as the backward pass has come;
-- probe: its report replaced by the word's forward pass (the gradients are training's: a probe has none).
+- probe: its report replaced by the word's forward pass (the gradients are training's: a probe has none);
+- history: its report replaced by a past step's, replayed exactly by the engine (left/right while paused); a
+  past step's phases (`.` in history) are shown as a phase.
 """
 
 from __future__ import annotations
@@ -19,24 +21,29 @@ from typing import Literal
 from microgpt.report import LossDetail, MatrixStats, PhaseReport, ProbeReport, StepReport, Timings, UpdateDetail
 from microgpt_tui.messages import Snapshot
 
-Source = Literal["live", "phase", "probe"]
+Source = Literal["live", "phase", "probe", "history"]
 NO_TIMINGS = Timings(0.0, 0.0, 0.0)
 
 
-def source_of(phase: PhaseReport | None, probe: ProbeReport | None) -> Source:
-    """Where the shown numbers come from: a probe wins over a phase, a phase over training's latest step."""
+def source_of(phase: PhaseReport | None, probe: ProbeReport | None, past: StepReport | None = None) -> Source:
+    """Where the shown numbers come from: a probe wins over a phase, a phase over a past step, a past step over
+    training's latest step."""
     if probe is not None:
         return "probe"
-    return "phase" if phase is not None else "live"
+    if phase is not None:
+        return "phase"
+    return "history" if past is not None else "live"
 
 
 def shown_snapshot(live: Snapshot, phase: PhaseReport | None, probe: ProbeReport | None,
-                   names: tuple[str, ...]) -> Snapshot:
+                   names: tuple[str, ...], past: StepReport | None = None) -> Snapshot:
     """The one snapshot every training pane draws (`names`: the model's matrices, in the reference's order)."""
     if probe is not None:
         return replace(live, report=report_of_probe(probe, live, names))
     if phase is not None:
         return replace(live, report=report_of_phase(phase, live, names))
+    if past is not None:
+        return replace(live, report=past)
     return live
 
 

@@ -264,7 +264,9 @@ a name).
         report = snapshot.report if snapshot is not None else None
         self.series.update(snapshot.losses if snapshot is not None else ())
         losses, smooth = self.series.losses, self.series.smooth
-        lines = [self._summary(width, losses, smooth, report)]
+        k = self.cursor
+        lines = [self._summary(width, losses, smooth, report) if k is None  # a past step: its numbers up to it
+                 else self._summary(width, losses[:k], smooth[:k], report)]
         doc_lines = document_losses(report, width, styles=LETTER_STYLES[self.color_mode]) if report is not None else []
         legend = self._legend(width)
         chart_height = height - len(lines) - len(doc_lines) - len(legend)

@@ -18,6 +18,7 @@ from textual.timer import Timer
 from microgpt.data import Dataset
 from microgpt.report import BOS_LABEL, SampleToken
 from microgpt.sampling import softmax_probs, top_candidates
+from microgpt.seen import TRAINED, TrainingDocs
 from microgpt_tui.labels import label, pad, quoted
 from microgpt_tui.messages import Sample, Snapshot
 from microgpt_tui.palette import pack, prob, wrap
@@ -60,7 +61,10 @@ revealed one character at a time, and below the list each row is one of its posi
 was given (`·` is BOS, the start), the character it drew and that character's probability (`<.01` when it
 rounds to zero: an unlikely draw, yet drawn), then the five most likely candidates with their probabilities. A
 space is shown as `␣`. The name ends when BOS is drawn again. The temperature for the next draw is in the title:
-`+`/`-` change it by 0.1 between 0.1 and 2.0.
+`+`/`-` change it by 0.1 between 0.1 and 2.0. A name that is one of the training documents is marked
+`(seen at step 123)` when the run had trained on it by then (memorised?), `(in the data)` when not yet; a batch
+says how many of its names are new. In history (left/right while paused), `g`/`G` draw from the shown step's
+weights, and the names carry that step.
 
 **Why it matters.** This is what a language model does when it writes: turn logits into probabilities, draw one
 token, feed it back in. The temperature divides the logits before the softmax: below 1 the favourite gets
@@ -83,9 +87,11 @@ you press `g` or `G`. Early in training the top candidates are nearly uniform; l
     snapshot: var[Snapshot | None] = var(None)
     revealed: var[int | None] = var[int | None](None)  # tokens of the newest sample shown; None: all
 
-    def __init__(self, dataset: Dataset, *, delay: float = 0.08, id: str | None = None) -> None:
+    def __init__(self, dataset: Dataset, *, delay: float = 0.08, docs: TrainingDocs | None = None,
+                 id: str | None = None) -> None:
         super().__init__(id=id)
         self.dataset = dataset
+        self.docs = docs if docs is not None else TrainingDocs(dataset.docs)  # the run's documents, in training order
         self.label_width = max([cell_len(label(c)) for c in dataset.uchars] + [1])  # CJK, emoji: 2 cells
         self.delay = delay  # seconds per revealed letter (0: a sample shows at once)
         self._timer: Timer | None = None
@@ -182,6 +188,8 @@ you press `g` or `G`. Early in training the top candidates are nearly uniform; l
         heading = Text(f"{sample_heading(first.step, first.temperature, earlier)} ·", style="dim" if earlier
                        else "bold")
         chunks = [heading]
+        if len(group) > 1:  # a batch: how many of its names the dataset does not have
+            chunks.append(Text(f"{self.docs.new_count(s.text for s in group)}/{len(group)} new ·", style="dim"))
         newest = self.samples[-1]
         for sample in group:
             if sample is newest:
@@ -189,6 +197,9 @@ you press `g` or `G`. Early in training the top candidates are nearly uniform; l
                 chunk = Text(quoted(text)[:-1] + ("▏" if self.revealing else "”"), style="bold reverse")
             else:
                 chunk = Text(quoted(sample.text), style="dim" if earlier else "")
+            seen = self.docs.lookup(sample.text, sample.step)
+            if seen.in_data and not (sample is newest and self.revealing):  # a training document: say so
+                chunk.append(f" ({seen if seen.kind == TRAINED else 'in the data'})", style="italic")
             chunks.append(chunk)
         return pack(chunks, width, max_lines=1_000, sep=" ")
 

@@ -46,6 +46,7 @@ class StatusBar(Widget):
     death: reactive[str] = reactive("")  # why the engine process died ("" while it lives)
     computing: reactive[tuple[int, float] | None] = reactive(None)  # (step, when it began) of a step under way
     probe: reactive[str] = reactive("")  # the word probed, while its forward pass is shown
+    history: reactive[str] = reactive("")  # e.g. "history · step 40 (live: 312)" while a past step is shown
 
     def __init__(self, dataset: str, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -92,6 +93,9 @@ class StatusBar(Widget):
         if snap.phase is not None and not snap.running:  # `step 1 · forward 3/7 “mignon”`
             text.append(f"step {snap.phase.step:>{width}} / {snap.steps} · {snap.phase.label}", style="bold")
         else:
+            if self.history:  # a past step shown: which, then the live run's own line
+                text.append(self.history, style="bold reverse")
+                text.append(" · ")
             text.append(f"step {snap.step:>{width}} / {snap.steps}", style="bold")
         text.append(" · ")
         computing = self.computing_label()

@@ -273,3 +273,14 @@ def test_a_checkpoint_with_its_history_resumes_and_scrubs_back(names: Dataset, t
     assert all(same(loaded.replay(r.step), r) for r in reports)
     save_checkpoint(trainer, tmp_path / "plain.json")
     assert read_checkpoint(tmp_path / "plain.json").history is None
+
+
+def test_a_history_saved_on_a_state_step_comes_back(names: Dataset, tmp_path: Path) -> None:
+    trainer = Trainer(names, SMALL)
+    history = History(trainer)
+    reports = run(trainer, history, 8)  # step 8 is on the interval: the file holds a state at its last step
+    save_checkpoint(trainer, tmp_path / "run.json", history)
+    ckpt = read_checkpoint(tmp_path / "run.json")
+    assert ckpt.history is not None and ckpt.history["states"][-1]["step"] == 8
+    loaded = History.from_json(ckpt.history, ckpt.restore(names))
+    assert all(same(loaded.replay(r.step), r) for r in reports)

@@ -49,6 +49,9 @@ def run_main(argv, capsys):
     (["--speed", "fast"], "--speed"),
     (["--speed", "inf"], "--speed"),
     (["--save", "/no/such/folder/run.json"], "does not exist"),
+    (["--break", "lose<2"], "cannot use 'lose<2' as a breakpoint; give one of loss<X"),
+    (["--break", "every=0"], "--break"),
+    (["--compare", "/no/such/run.json"], "no run to compare at /no/such/run.json"),
 ])
 def test_bad_input_is_one_line_and_status_2(argv, words, capsys):
     code, out, err = run_main(argv, capsys)
@@ -147,7 +150,8 @@ def test_help_lists_every_flag(capsys):
     assert exit_.value.code == 0
     text = capsys.readouterr().out
     for flag in ("--dataset", "--steps", "--seed", "--engine", "--n-layer", "--n-embd", "--n-head", "--block-size",
-                 "--lr", "--resume", "--save", "--paused", "--fps", "--color", "--until", "--speed"):
+                 "--lr", "--resume", "--save", "--paused", "--fps", "--color", "--until", "--speed", "--break",
+                 "--compare"):
         assert flag in text, flag
 
 
@@ -211,3 +215,19 @@ def test_errors_come_before_textual_is_imported():
             "    assert e.code == 2\n    assert 'textual' not in sys.modules, 'textual was imported'\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+def test_breakpoints_a_compared_run_and_a_saved_history_reach_the_app(fake_app, trainer, tmp_path, monkeypatch):
+    from microgpt.checkpoint import save_checkpoint
+    from microgpt.history import History
+
+    monkeypatch.chdir(tmp_path)
+    history = History(trainer)
+    for _ in range(5):
+        history.record(trainer.step())
+    save_checkpoint(trainer, tmp_path / "run.json", history)
+    assert main(["--resume", "run.json", "--break", "loss<2.0", "--break", "spike", "--compare", "run.json"]) == 0
+    app = fake_app[-1]
+    assert [c.text for c in app.kwargs["breaks"]] == ["loss<2.0", "spike"]
+    assert [g.label for g in app.kwargs["compare"]] == ["run.json: same settings"]
+    assert app.kwargs["history"].start == 0 and app.kwargs["history"].end == 5

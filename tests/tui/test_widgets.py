@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.style import Style
 from rich.text import Text
 
+from microgpt.smoothing import debiased_ema
 from microgpt_tui.palette import (
     SHADES,
     XTERM_RAMP,
@@ -26,7 +27,7 @@ from microgpt_tui.palette import (
 )
 from microgpt_tui.widgets.grad_norms import short_name
 from microgpt_tui.widgets.help_screen import help_markdown, key_list
-from microgpt_tui.widgets.loss_chart import LossSeries, chart_span, debiased_ema, envelope, nice_ticks
+from microgpt_tui.widgets.loss_chart import LossSeries, chart_span, envelope, nice_ticks
 from microgpt_tui.widgets.pane import runs
 from microgpt_tui.widgets.sampler import temperature_label
 

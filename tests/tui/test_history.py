@@ -1,0 +1,227 @@
+"""Time travel in the app (Pilot, a real trainer, the real engine process): scrubbing shows exactly the step asked
+for on every pane, whichever widget has the focus; a branch retraces the run bit for bit; breakpoints pause on
+the right step and say so; a checkpoint's history scrubs back after a resume; --compare draws a ghost."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+
+import pytest
+from textual.widgets import Tabs
+
+from microgpt.breakpoints import parse
+from microgpt.checkpoint import load_checkpoint, save_checkpoint
+from microgpt.config import Config
+from microgpt.report import StepReport
+from microgpt.trainer import Trainer
+from microgpt_tui.__main__ import compared_runs, saved_history
+from microgpt_tui.app import MicroGPTApp
+from microgpt_tui.widgets.loss_chart import LossChart
+from microgpt_tui.widgets.status_bar import StatusBar
+
+
+def same(a: StepReport, b: StepReport) -> bool:
+    """Equal to the last bit, timings aside."""
+    return repr(replace(a, timings=b.timings)) == repr(b)
+
+
+@pytest.fixture(scope="module")
+def reference(names) -> list[StepReport]:
+    """An uninterrupted 40-step run's reports (the default configuration, seed 42)."""
+    trainer = Trainer(names, Config())
+    return [trainer.step() for _ in range(40)]
+
+
+def status(app: MicroGPTApp) -> str:
+    return app.query_one(StatusBar).render().plain
+
+
+def shown(app: MicroGPTApp) -> StepReport | None:
+    return app.snapshot.report if app.snapshot is not None else None
+
+
+async def trained(pilot, until, steps: int) -> MicroGPTApp:
+    """Wait until the app has run to `steps` (started with until=steps) and paused."""
+    app = pilot.app
+    await until(pilot, lambda: app.snapshot is not None and app.snapshot.step == steps and not app.snapshot.running
+                and not app._wants_running, what=f"step {steps}, paused")
+    return app
+
+
+async def at_step(pilot, until, step: int) -> None:
+    app = pilot.app
+    await until(pilot, lambda: shown(app) is not None and shown(app).step == step, what=f"step {step} shown")
+
+
+async def test_scrubbing_shows_exactly_each_step_asked_for(trainer, make_app, until, reference):
+    app = make_app(trainer, paused=False, until=30)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await trained(pilot, until, 30)
+        for key, step in (("left", 29), ("shift+left", 19), ("left", 18), ("home", 1), ("right", 2),
+                          ("pagedown", 30), ("pageup", 1), ("shift+right", 11)):
+            await pilot.press(key)
+            if step == 30:
+                await until(pilot, lambda: app.history_step is None, what="the live step")
+            else:
+                await at_step(pilot, until, step)
+                assert app.history_step == step
+                assert f"history · step {step} (live: 30)" in status(app)
+                assert app.query_one(LossChart).cursor == step
+                summary = app.query_one(LossChart).build_lines(90, 20)[0].plain
+                assert summary.startswith(f"loss {reference[step - 1].loss:.4f}")  # that step's loss, not the live one
+            assert same(shown(app), reference[step - 1]), f"{key} -> step {step}"
+        await pilot.press("end")
+        await until(pilot, lambda: app.history_step is None and shown(app).step == 30, what="live again")
+        assert "history" not in status(app)
+
+
+async def test_keys_scrub_with_the_tabs_focused_in_a_small_terminal(trainer, make_app, until, reference):
+    app = make_app(trainer, paused=False, until=6)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await trained(pilot, until, 6)
+        tabs = app.query_one(Tabs)
+        tabs.focus()
+        await pilot.pause()
+        before = tabs.active
+        await pilot.press("left", "left")
+        await at_step(pilot, until, 4)
+        assert tabs.active == before  # the tabs did not take the key
+        assert same(shown(app), reference[3])
+
+
+async def test_training_keys_return_to_the_live_step_and_samples_come_from_the_shown_step(trainer, make_app, until):
+    app = make_app(trainer, paused=False, until=8)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await trained(pilot, until, 8)
+        await pilot.press("home")
+        await at_step(pilot, until, 1)
+        await pilot.press("g")
+        await until(pilot, lambda: len(app.samples) == 1, what="a sample")
+        assert app.samples[-1].step == 1  # drawn from step 1's weights, marked so
+        await pilot.press("n")
+        await until(pilot, lambda: app.snapshot.step == 9, what="step 9")
+        assert app.history_step is None and shown(app).step == 9
+
+
+async def test_dot_in_history_steps_through_the_past_steps_phases(trainer, make_app, until, reference):
+    app = make_app(trainer, paused=False, until=5)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await trained(pilot, until, 5)
+        await pilot.press("left", "left")
+        await at_step(pilot, until, 3)
+        await pilot.press("full_stop", "full_stop")
+        await until(pilot, lambda: app.phase is not None and app.phase.phase.kind == "forward",
+                    what="the first forward position of step 3")
+        assert app.phase.doc == reference[2].doc and shown(app).step == 3
+        assert "history · step 3 (live: 5) · forward 1/" in status(app)
+        assert shown(app).position_losses == reference[2].position_losses[:1]
+        assert trainer.step_count == 0  # the app's copy; the engine's run is untouched (it is at step 5)
+        assert app.snapshot.step == 5
+
+
+async def test_a_branch_with_nothing_changed_reproduces_the_run_bit_for_bit(trainer, make_app, until, reference):
+    app = make_app(trainer, paused=False, until=20)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await trained(pilot, until, 20)
+        app.go_to_step(10)
+        await at_step(pilot, until, 10)
+        await pilot.press("b")
+        await until(pilot, lambda: app.snapshot.step == 10 and app.history_step is None, what="back at step 10")
+        assert [g.label for g in app.query_one(LossChart).ghosts] == ["before the branch at step 10"]
+        assert app.ghosts[0].losses == tuple(r.loss for r in reference[10:20]) and app.ghosts[0].first_step == 11
+        app.runner.run_until(20)
+        await until(pilot, lambda: app.snapshot.step == 20 and not app.snapshot.running, what="step 20 again")
+        assert app.snapshot.losses == tuple(r.loss for r in reference[:20])
+        assert same(shown(app), reference[19])
+
+
+async def test_a_breakpoint_pauses_on_its_step_and_says_so(trainer, make_app, until, reference):
+    threshold = 3.0
+    first = next(r for r in reference if r.loss < threshold)
+    app = make_app(trainer, paused=False, breaks=[parse(f"loss<{threshold}")])
+    async with app.run_test(size=(100, 32)) as pilot:
+        await until(pilot, lambda: "breakpoint" in status(app), what="the breakpoint")
+        assert app.snapshot.step == first.step and same(shown(app), first)
+        assert f"breakpoint loss<{threshold}: step {first.step}, loss {first.loss:.4f}" in status(app)
+        assert app.breakpoints == ((f"loss<{threshold}", True),)
+        await pilot.press("space")  # runs on: still true, it fires again only after being false for a step
+        await until(pilot, lambda: app.snapshot.step > first.step + 1, what="running on")
+
+
+async def test_the_breakpoint_list_adds_toggles_removes_and_refuses_a_bad_condition(trainer, make_app, until):
+    app = make_app(trainer)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await until(pilot, lambda: app.snapshot is not None)
+        await pilot.press("k", "a", *"lose<2", "enter")
+        error = app.screen.query_one("#error").render()
+        assert "cannot use 'lose<2' as a breakpoint; give one of loss<X" in str(error)
+        await pilot.press(*["backspace"] * 6, *"step=3", "enter")
+        await until(pilot, lambda: app.breakpoints == (("step=3", True),), what="the breakpoint added")
+        await pilot.press("space")
+        await until(pilot, lambda: app.breakpoints == (("step=3", False),), what="turned off")
+        await pilot.press("space", "escape")
+        await until(pilot, lambda: app.breakpoints == (("step=3", True),), what="turned on again")
+        await pilot.press("space")
+        await until(pilot, lambda: app.snapshot.step == 3 and "breakpoint step=3: step 3" in status(app),
+                    what="the pause at step 3")
+        await pilot.press("k", "d")
+        await until(pilot, lambda: app.breakpoints == (), what="removed")
+
+
+async def test_a_checkpoint_with_history_resumes_and_scrubs_back(trainer, make_app, until, reference, tmp_path):
+    path = str(tmp_path / "run.json")
+    app = make_app(trainer, paused=False, until=8, save_path=path)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await trained(pilot, until, 8)
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: app.saved_step == 8, what="the save")
+    resumed = load_checkpoint(path)
+    args = argparse.Namespace(resume=path)
+    app = make_app(resumed, history=saved_history(args, resumed))
+    async with app.run_test(size=(100, 32)) as pilot:
+        await until(pilot, lambda: app.snapshot is not None and app.first_step == 1)
+        await pilot.press("home")
+        await at_step(pilot, until, 1)
+        assert same(shown(app), reference[0])
+        await pilot.press("right", "right")
+        await at_step(pilot, until, 3)
+        assert same(shown(app), reference[2])
+
+
+async def test_compare_draws_a_saved_run_as_a_ghost_with_its_legend(names, trainer, make_app, until, tmp_path):
+    other = Trainer(names, Config(lr=0.02))
+    for _ in range(12):
+        other.step()
+    save_checkpoint(other, tmp_path / "fast.json")
+    args = argparse.Namespace(compare=[str(tmp_path / "fast.json")])
+    app = make_app(trainer, compare=compared_runs(args, trainer), paused=False, until=4)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await trained(pilot, until, 4)
+        chart = app.query_one(LossChart)
+        assert [g.label for g in chart.ghosts] == ["fast.json: lr 0.02"]
+        assert chart.ghosts[0].losses == tuple(other.losses)
+        text = "\n".join(line.plain for line in chart.build_lines(90, 16))
+        assert "fast.json: lr 0.02" in text
+
+
+async def test_the_sampler_marks_training_documents_and_counts_a_batchs_new_names(trainer, make_app, until):
+    from microgpt.seen import TrainingDocs
+    from microgpt_tui.widgets.sampler import Sampler
+
+    app = make_app(trainer)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await until(pilot, lambda: app.snapshot is not None)
+        await pilot.press("G")
+        await until(pilot, lambda: len(app.samples) == 10, what="a batch")
+        texts = [s.text for s in app.samples]
+        sampler = app.query_one(Sampler)
+        sampler.docs = TrainingDocs([*texts[:2], "zzz"])  # as if the run's first documents were two of them
+        lines = "\n".join(line.plain for line in sampler.build_lines(150, 40))
+        assert f"{10 - sum(t in texts[:2] for t in texts)}/10 new" in lines
+        assert f"“{texts[1]}” (in the data)" in lines  # step 2 trains on it: not yet at step 0
+        sampler.docs = TrainingDocs(texts[:2])
+        app.samples = tuple(replace(s, step=5) for s in app.samples)
+        await pilot.pause()
+        lines = "\n".join(line.plain for line in sampler.build_lines(150, 40))
+        assert f"“{texts[0]}” (seen at step 1)" in lines

@@ -1,0 +1,152 @@
+"""The engine loop's time travel (in this process, on a simulated clock): a past step replayed exactly, its
+phases, a branch that retraces the run bit for bit, breakpoints that pause on the right step, samples from past
+weights, and a checkpoint whose history comes back."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import pytest
+
+from microgpt.breakpoints import parse
+from microgpt.checkpoint import read_checkpoint
+from microgpt.config import Config
+from microgpt.history import History
+from microgpt.report import StepReport
+from microgpt.trainer import Trainer
+from microgpt_tui import protocol as p
+from microgpt_tui.engine_process import EngineLoop
+from microgpt_tui.messages import Progress
+from tests.tui.test_runner import Simulation, TimedTrainer
+
+
+def same(a: StepReport, b: StepReport) -> bool:
+    """Equal to the last bit, timings aside (repr shows every float exactly)."""
+    return repr(replace(a, timings=b.timings)) == repr(b)
+
+
+def loop(trainer: Trainer, schedule: list[tuple[float, object]], **options: object) -> Simulation:
+    sim = Simulation(schedule)
+    EngineLoop(TimedTrainer(trainer, sim), sim.post, sim.receive, clock=sim.clock, **options).run()  # type: ignore[arg-type]
+    return sim
+
+
+@pytest.fixture
+def short(names) -> Trainer:
+    return Trainer(names, Config(steps=60))
+
+
+@pytest.fixture
+def reference(names) -> list[StepReport]:
+    """The reports of an uninterrupted 40-step run (the same seed)."""
+    trainer = Trainer(names, Config(steps=60))
+    return [trainer.step() for _ in range(40)]
+
+
+def test_a_seek_replays_exactly_the_step_of_an_uninterrupted_run(short, reference):
+    steps = (1, 2, 17, 39, 40, 5, 6)
+    sim = loop(short, [(0.0, p.Step(40)), *[(1.0, p.Seek(k)) for k in steps]])
+    past = [m.report for m in sim.of(p.Past)]
+    assert [r.step for r in past] == list(steps)
+    for report in past:
+        assert same(report, reference[report.step - 1]), f"step {report.step}"
+    assert short.step_count == 40  # showing the past never moves the run
+
+
+def test_a_seek_outside_the_history_is_refused(short):
+    sim = loop(short, [(0.0, p.Step(3)), (1.0, p.Seek(4)), (1.0, p.Seek(0))])
+    refused = sim.of(p.Refused)
+    assert len(refused) == 2 and all("not in the history (steps 1-3)" in r.reason for r in refused)
+
+
+def test_the_phases_of_a_past_step_end_in_its_report(short, reference):
+    sim = loop(short, [(0.0, p.Step(20)), *[(1.0, p.PastPhase(7))] * 150])
+    phases = [m.report for m in sim.of(p.PastPhaseDone)]
+    assert phases[0].phase.kind == "document" and phases[0].doc == reference[6].doc
+    assert all(ph.phase.step == 7 for ph in phases)
+    last = phases[-1]
+    assert last.phase.kind == "update"
+    assert last.position_losses == reference[6].position_losses
+    assert sim.of(p.Refused)[-1].reason.startswith("step 7 is complete")
+
+
+def test_a_branch_with_nothing_changed_retraces_the_run_bit_for_bit(short, reference):
+    sim = loop(short, [(0.0, p.Step(30)), (1.0, p.Branch(10)), (2.0, p.Step(30))])
+    assert short.step_count == 40
+    assert short.losses == [r.loss for r in reference]
+    snapshot = sim.of(Progress)[-1].snapshot
+    assert snapshot.losses == tuple(r.loss for r in reference)  # the app's copy was cut at 10, then grew again
+    assert same(snapshot.report, reference[-1])
+    ghosts = sim.of(p.Branches)[-1].ghosts
+    assert len(ghosts) == 1 and ghosts[0].start == 10
+    assert ghosts[0].losses == tuple(r.loss for r in reference[10:30])
+
+
+def test_a_branch_shows_the_step_it_went_back_to(short, reference):
+    sim = loop(short, [(0.0, p.Step(30)), (1.0, p.Branch(12))])
+    snapshot = sim.of(Progress)[-1].snapshot
+    assert snapshot.step == 12 and same(snapshot.report, reference[11])
+    assert snapshot.losses == tuple(r.loss for r in reference[:12])
+
+
+def test_a_new_learning_rate_differs_from_the_next_step_and_the_status_says_so(short, reference):
+    sim = loop(short, [(0.0, p.Step(10)), (1.0, p.SetLr(0.1)), (2.0, p.Step(2))])
+    assert short.losses[:11] == [r.loss for r in reference[:11]]  # step 11's loss comes before its update
+    assert short.losses[11] != reference[11].loss
+    snapshot = sim.of(Progress)[-1].snapshot
+    assert snapshot.schedule_note == "differs from the reference from step 11" and snapshot.marks == (11,)
+    assert "base learning rate 0.1 from step 11" in sim.of(p.Notice)[-1].text
+
+
+def test_a_breakpoint_pauses_after_the_step_where_it_becomes_true(short, reference):
+    threshold = sorted(r.loss for r in reference[:40])[3]  # true first at some step in 1..40
+    first = next(r for r in reference if r.loss < threshold)
+    sim = loop(short, [(0.0, p.Run())], breaks=(parse(f"loss<{threshold!r}"),))
+    assert short.step_count == first.step
+    hit = sim.of(p.BreakHit)[-1]
+    assert hit.step == first.step
+    assert hit.text == f"breakpoint loss<{threshold!r}: step {first.step}, loss {first.loss:.4f}"
+    assert not sim.of(Progress)[-1].snapshot.running
+
+
+def test_a_breakpoint_list_is_added_toggled_removed_and_a_bad_one_refused(short):
+    sim = loop(short, [(0.0, p.AddBreak("loss < 2")), (0.0, p.AddBreak("spike")), (0.0, p.ToggleBreak(0)),
+                       (0.0, p.AddBreak("lose<2")), (0.0, p.RemoveBreak(1)), (0.0, p.RemoveBreak(5))])
+    lists = [m.entries for m in sim.of(p.Breakpoints)]
+    assert lists[-1] == (("loss<2", False),)
+    assert (("loss<2", True), ("spike", True)) in lists
+    reasons = [r.reason for r in sim.of(p.Refused)]
+    assert reasons[0].startswith("cannot use 'lose<2' as a breakpoint; give one of loss<X")
+    assert reasons[1] == "there is no such breakpoint"
+
+
+def test_every_n_fires_on_each_of_its_steps_and_space_runs_on(short):
+    sim = loop(short, [(0.0, p.Run()), (5.0, p.Run()), (10.0, p.Run())], breaks=(parse("every=7"),))
+    assert [h.step for h in sim.of(p.BreakHit)] == [7, 14, 21]
+    assert short.step_count == 21
+
+
+def test_samples_from_a_past_step_use_its_weights_and_the_samplers_generator(names, short):
+    sim = loop(short, [(0.0, p.Step(12)), (1.0, p.DrawAt(0.5, 3, 5))])
+    drawn = sim.of(p.Samples)[-1].samples
+    twin = Trainer(names, Config(steps=60))
+    for _ in range(5):
+        twin.step()
+    assert all(s.step == 5 for s in drawn)
+    assert [s.text for s in drawn] == [list(twin.sample(0.5))[-1].text for _ in range(3)]
+    assert short.sample_rng.getstate() == twin.sample_rng.getstate()  # the sampler's generator moved on
+
+
+def test_a_checkpoint_keeps_the_history_and_a_resumed_run_scrubs_back(names, short, reference, tmp_path):
+    path = str(tmp_path / "run.json")
+    loop(short, [(0.0, p.Step(25)), (1.0, p.Save(path))])
+    ckpt = read_checkpoint(path)
+    assert ckpt.history is not None
+    resumed = ckpt.restore(names)
+    sim = loop(resumed, [(0.0, p.Seek(3)), (0.0, p.Step(2)), (1.0, p.Seek(26))],
+               history=History.from_json(ckpt.history, resumed))
+    past = [m.report for m in sim.of(p.Past)]
+    assert [r.step for r in past] == [3, 26]
+    assert all(same(r, reference[r.step - 1]) for r in past)
+    assert not any(math.isnan(r.loss) for r in past)
