@@ -35,7 +35,7 @@ from pathlib import Path
 
 SIZE = (100, 32)  # the default terminal size (--size); the Sampling pane's title must show `temperature 0.xx`
 STEPS = 100_000  # a schedule long enough never to finish during the measurement
-SESSION = "microgpt-bench"
+SESSION = f"microgpt-bench-{os.getpid()}"  # unique: other runs may measure at the same time
 STEP_RE = re.compile(rb"step +(\d+) / " + str(STEPS).encode())
 TARGETS = {"throughput": 0.85, "latency_p95": 0.050, "bytes_per_second": 30_000, "help_p95": 0.100,
            "phase_p95": 0.050}

@@ -257,6 +257,7 @@ class Head(Node):
         cur = cache[-1]
         e = cur.n_embd
         q = cur.data[lo:lo + hd]
+        # inside: attention-scores
         self.scale = scale = (hd ** 0.5) ** -1
         logits = [plain_dot(q, c.data[e + lo:e + lo + hd]) * scale for c in cache]
         max_val = max(logits)
@@ -264,6 +265,7 @@ class Head(Node):
         tot = plain_sum(exps)
         pw = tot ** -1
         weights = [x * pw for x in exps]
+        # inside: end
         vo = 2 * e + lo
         self.data = [plain_sum([w * c.data[vo + j] for w, c in zip(weights, cache)]) for j in range(hd)]
         self.grad = [0.0] * hd
@@ -310,6 +312,7 @@ class CrossEntropy(Node):
     stage = "loss"
 
     def __init__(self, logits: Linear, target: int) -> None:
+        # inside: position-loss
         ls = logits.data
         max_val = max(ls)
         self.exps = exps = [math.exp(v + -max_val) for v in ls]
@@ -317,6 +320,7 @@ class CrossEntropy(Node):
         self.pw = tot ** -1
         self.p = p = exps[target] * self.pw
         self.data = math.log(p) * -1
+        # inside: end
         self.grad = 0.0
         self.children = (logits,)
         self.target = target

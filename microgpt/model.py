@@ -158,8 +158,10 @@ class AtomicForward:
                 q_h = q[hs:hs + hd]
                 k_h = [ki[hs:hs + hd] for ki in self.keys[li]]
                 v_h = [vi[hs:hs + hd] for vi in self.values[li]]
+                # inside: attention-scores
                 logits = [ag.mul_const(ag.dot(q_h, k_t, st), inv_sqrt, st) for k_t in k_h]
                 weights = self.softmax(logits, st)
+                # inside: end
                 scaled.append([v.data for v in logits])
                 rows.append([w.data for w in weights])
                 x_attn += [ag.dot(weights, [v_t[j] for v_t in v_h], st) for j in range(hd)]
@@ -249,6 +251,7 @@ class FusedForward:
 
 
 Forward = AtomicForward | FusedForward
+Code = tuple[Callable[..., Any], str | None]  # a function of the engine and the part of it shown (None: all)
 
 
 @dataclass(frozen=True)
@@ -260,15 +263,16 @@ class GraphMode:
     backprop: Callable[[Sequence[Any]], None]  # the chain rule over a stretch of the walk, last node first
     census: Callable[[Sequence[Any], Sequence[Any]], GraphCensus]  # count a walk from these roots
     split_stages: bool  # backward pieces are also cut where the model stage changes (too often in atomic)
-    forward_source: tuple[Callable[..., Any], ...]  # the code of one forward position and its loss
-    loss_source: tuple[Callable[..., Any], ...]  # the code of the mean loss
+    forward_source: tuple[Code, ...]  # the code computing one forward position's scores, softmax and loss
+    loss_source: tuple[Code, ...]  # the code of the mean loss
 
 
 MODES: dict[str, GraphMode] = {
     "fused": GraphMode("fused", FusedForward, fu.backprop, fu.fused_census, True,
-                       (FusedForward.__call__, fu.Head.__init__, fu.CrossEntropy.__init__),
-                       (FusedForward.mean_loss, fu.Mean.__init__)),
+                       ((fu.Head.__init__, "attention-scores"), (fu.CrossEntropy.__init__, "position-loss")),
+                       ((fu.Mean.__init__, None),)),
     "atomic": GraphMode("atomic", AtomicForward, ag.chain_rule, ag.atomic_census, False,
-                        (AtomicForward.__call__, AtomicForward.softmax, AtomicForward.position_loss),
-                        (AtomicForward.mean_loss, ag.total)),
+                        ((AtomicForward.__call__, "attention-scores"), (AtomicForward.softmax, None),
+                         (AtomicForward.position_loss, None)),
+                        ((AtomicForward.mean_loss, None), (ag.total, None))),
 }

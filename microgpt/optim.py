@@ -35,6 +35,7 @@ class Adam:
 
         m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g**2;  p -= lr_t * (m / (1-b1**s)) / ((v / (1-b2**s)) ** 0.5 + eps)
         """
+        # inside: adam
         b1, b2, eps = config.beta1, config.beta2, config.eps
         c1, c2 = 1 - b1, 1 - b2
         d1, d2 = 1 - b1 ** step, 1 - b2 ** step
@@ -45,6 +46,7 @@ class Adam:
             m = [b1 * mi + c1 * gi for mi, gi in zip(flat(self.m[name]), g)]
             v = [b2 * vi + c2 * gi ** 2 for vi, gi in zip(flat(self.v[name]), g)]
             new = [pi - lr_t * (mi / d1) / ((vi / d2) ** 0.5 + eps) for pi, mi, vi in zip(p, m, v)]
+            # inside: end
             moved[name] = math.dist(p, new)
             w[:] = rows(new, cols)
             self.m[name], self.v[name] = rows(m, cols), rows(v, cols)

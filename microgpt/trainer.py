@@ -28,7 +28,7 @@ from microgpt import autograd as ag
 from microgpt.config import Config
 from microgpt.data import Dataset
 from microgpt.floats import softmax
-from microgpt.model import MODES, Forward, GraphMode, Matrix, Output, Params
+from microgpt.model import MODES, Code, Forward, GraphMode, Matrix, Output, Params
 from microgpt.optim import Adam, norm
 from microgpt.report import (
     BOS_LABEL,
@@ -384,10 +384,10 @@ class StepInProgress:
         else:
             grads = trainer.params.grad
         detail: Any
-        source: list[Callable[..., Any]]
+        source: list[Code]
         if kind == "document":
             detail = DocumentDetail((self.number - 1) % len(trainer.docs), self.doc, tuple(self.tokens), self.n)
-            source = [StepInProgress._document, Dataset.encode]
+            source = [(StepInProgress._document, None), (Dataset.encode, None)]
         elif kind == "forward":
             p = phase.index
             detail = forward_detail(ds, self.tokens, p, self.outputs[p], self.position_losses[p])
@@ -400,7 +400,7 @@ class StepInProgress:
             detail, source = self._backward_detail(phase)
         else:
             detail = self._update_detail()
-            source = [Adam.update]
+            source = [(Adam.update, "adam")]
         return PhaseReport(
             phase=phase,
             doc=self.doc,
@@ -412,7 +412,7 @@ class StepInProgress:
             grad_norms=tuple((name, norm(g)) for name, g in grads.items()),
             matrices=self.report.matrices if self.report else (),
             detail=detail,
-            source=tuple(source_span(fn) for fn in source),
+            source=tuple(source_span(fn, part) for fn, part in source),
         )
 
     def _whole_census(self) -> GraphCensus:
@@ -433,7 +433,7 @@ class StepInProgress:
         self._forward_walk = (seen, order, len(self.position_losses))
         return self.mode.census(order, self.position_losses)
 
-    def _backward_detail(self, phase: Phase) -> tuple[BackwardDetail, list[Callable[..., Any]]]:
+    def _backward_detail(self, phase: Phase) -> tuple[BackwardDetail, list[Code]]:
         """The nodes of the last backward piece, and the code that ran them."""
         lo, hi, position = self.pieces[phase.index]
         nodes = self.order[lo:hi][::-1]  # in the order they were processed
@@ -442,11 +442,11 @@ class StepInProgress:
         for kind, count in counts.items():
             by_kind[kind.op, kind.stage] += count
         done = sum(h - lo_ for lo_, h, _ in self.pieces[:phase.index + 1])
-        source: list[Callable[..., Any]] = [self.mode.backprop]
+        source: list[Code] = [(self.mode.backprop, None)]
         for cls in dict.fromkeys(type(node) for node in nodes):
             step = getattr(cls, "backward_step", None)
             if step is not None:
-                source.append(step)
+                source.append((step, None))
         detail = BackwardDetail(position, phase.stages, tuple((op, st, c) for (op, st), c in by_kind.items()),
                                 done, len(self.order) - done)
         return detail, source

@@ -11,7 +11,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Sequence
-from typing import ClassVar
+from typing import ClassVar, TypeVar, cast
 
 from textual import events, on
 from textual.app import App, ComposeResult
@@ -20,6 +20,7 @@ from textual.containers import Container
 from textual.filter import LineFilter, Monochrome, NoColor
 from textual.notifications import Notification, Notify, SeverityLevel
 from textual.reactive import var
+from textual.widget import Widget
 from textual.widgets import Footer, Input, Tab, Tabs
 
 from microgpt.breakpoints import Condition, parse
@@ -63,12 +64,15 @@ from microgpt_tui.widgets.graph_pane import GraphPane
 from microgpt_tui.widgets.help_screen import HelpScreen, help_text, text_width
 from microgpt_tui.widgets.input_screen import InputScreen
 from microgpt_tui.widgets.inside import Inside
+from microgpt_tui.widgets.key_footer import KeyFooter
 from microgpt_tui.widgets.loss_chart import Ghost, LossChart
 from microgpt_tui.widgets.model_line import ModelLine
 from microgpt_tui.widgets.pane import Pane
 from microgpt_tui.widgets.probe_input import ProbeInput
 from microgpt_tui.widgets.sampler import MAX_SAMPLES, TEMPERATURE_TENTHS, Sampler
 from microgpt_tui.widgets.status_bar import StatusBar
+
+W = TypeVar("W", bound=Widget)
 
 SPEED_CAPS: tuple[float, ...] = (0.5, 1, 2, 5, 10, 20, 50, 100, 200)  # steps/s; beyond the last: unlimited
 PANES: tuple[tuple[str, str], ...] = (  # (id, key) in screen order
@@ -223,6 +227,7 @@ class MicroGPTApp(App[None]):
         self._sample_seen_at: int | None = None  # the step on screen when the newest sample arrived
         self._shown_at = -math.inf  # when the shown snapshot last changed
         self._show_due = False  # a change of the shown snapshot is waiting for its turn
+        self._found: dict[type[Widget], list[Widget]] = {}  # the dashboard's widgets by kind (see `mounted`)
         self._notification_kinds: dict[str, str] = {}  # identity of a notification on its way -> its kind
         self._notification_shown: dict[str, Notification] = {}  # kind -> the latest notification of that kind
 
@@ -255,7 +260,7 @@ class MicroGPTApp(App[None]):
             yield Sampler(self.dataset, delay=self.sample_delay, docs=self.training_docs, id="sampler").data_bind(
                 MicroGPTApp.samples, MicroGPTApp.temperature, MicroGPTApp.snapshot)
         yield ProbeInput(self.dataset.uchars, self.dataset.name, id="probe-input")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         """Lay out for the terminal's size, let the panes take turns redrawing, and focus the first pane."""
@@ -372,9 +377,9 @@ class MicroGPTApp(App[None]):
             else:
                 self._live_phase = None
         self._show()
-        for line in self.query(ModelLine):  # (none while the app is closing)
+        for line in self.mounted(ModelLine):  # (none while the app is closing)
             line.engine = snapshot.engine
-        for chart in self.query(LossChart):
+        for chart in self.mounted(LossChart):
             chart.marks = snapshot.marks
         if self.showing_sample and snapshot.step != self._sample_seen_at:  # a step after the sample
             self.showing_sample = False
@@ -804,8 +809,16 @@ class MicroGPTApp(App[None]):
             label = f"history · step {self.history_step} (live: {live.step})"
             if self.phase is not None:
                 label += f" · {self.phase.phase.label}"
-        for status in self.query(StatusBar):
+        for status in self.mounted(StatusBar):
             status.history = label
+
+    def mounted(self, kind: type[W]) -> list[W]:
+        """The dashboard's widgets of a kind that are still mounted, looked up once (a query walks the whole DOM
+        and matches CSS on every node: several times per `.` press and per snapshot)."""
+        found = self._found.get(kind)
+        if not found:
+            found = self._found[kind] = list(self.query(kind))
+        return [cast(W, widget) for widget in found if widget.is_attached]
 
     def watch_history_step(self) -> None:
         """The status line says which step is shown."""

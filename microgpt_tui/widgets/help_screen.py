@@ -17,7 +17,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Static
+
+from microgpt_tui.widgets.text_lines import TextLines
 
 INTRO = ("A tiny GPT learns to invent names while you watch. Press escape or ? to close this help; "
          "up/down/pgup/pgdn scroll it.")
@@ -107,7 +108,7 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         """The help text in a scrolling box, laid out for the width the box will have."""
         with VerticalScroll():
-            yield Static(self._text(), id="help-text")
+            yield TextLines(self._text(), id="help-text")
 
     def _text(self) -> Text:
         return help_text(self.keys, self.panes, text_width(self.app.size.width), self.app.console)
@@ -116,12 +117,12 @@ class HelpScreen(ModalScreen[None]):
         """Show the panes' help in this order (the screen is kept and shown again: it opens at once)."""
         if list(panes) != self.panes:
             self.panes = list(panes)
-            self.query_one("#help-text", Static).update(self._text())
+            self.query_one("#help-text", TextLines).update(self._text())
             self.query_one(VerticalScroll).scroll_home(animate=False)
 
     def on_resize(self) -> None:
         """Lay the text out again for the new width."""
-        self.query_one("#help-text", Static).update(self._text())
+        self.query_one("#help-text", TextLines).update(self._text())
 
     def on_mount(self) -> None:
         """Focus the scroller so the arrow keys scroll at once."""

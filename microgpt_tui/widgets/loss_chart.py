@@ -73,9 +73,11 @@ class LossSeries:
     """
 
     def __init__(self) -> None:
+        self.generation = 0  # counts the fresh starts: the same length in another generation is another history
         self._reset()
 
     def _reset(self) -> None:
+        self.generation += 1
         self.losses: Sequence[float] = ()
         self.smooth = Smoothed()
         self.lo, self.hi = math.inf, -math.inf  # extent of the finite losses
@@ -207,6 +209,7 @@ a name).
         self.guess = math.log(vocab_size)
         self.series = LossSeries()
         self._ghost_smooth: dict[int, list[float]] = {}  # id(ghost.losses) -> its smoothed losses
+        self._plotted: tuple[tuple[object, ...], list[Text]] = ((), [])  # _plot's inputs and lines, last time
 
     def watch_snapshot(self, snapshot: Snapshot | None) -> None:
         """Redraw the lines that changed (in this pane's turn while training runs)."""
@@ -271,7 +274,7 @@ a name).
         legend = self._legend(width)
         chart_height = height - len(lines) - len(doc_lines) - len(legend)
         if chart_height >= 6 and width >= 20:
-            lines.extend(self._plot(width, chart_height))
+            lines.extend(self._plot_once(width, chart_height))
             lines.extend(legend)
         elif not losses:
             lines.append(Text("no steps yet: press space to train or n for one step", style="dim"))
@@ -304,6 +307,16 @@ a name).
             if all(chunk.plain in shown for chunk in chunks):  # every entry fits
                 break
         return lines
+
+    def _plot_once(self, width: int, height: int) -> list[Text]:
+        """The chart, drawn again only if what it shows changed (a `.` or a title changes nothing in it)."""
+        series = self.series
+        key = (width, height, series.generation, len(series.losses), self.cursor, self.marks, self.color_mode,
+               self.snapshot.steps if self.snapshot is not None else 0,
+               tuple((id(g.losses), len(g.losses), g.first_step) for g in self.ghosts))
+        if key != self._plotted[0]:
+            self._plotted = (key, self._plot(width, height))
+        return self._plotted[1]
 
     def _plot(self, width: int, height: int) -> list[Text]:
         """The chart, drawn by plotext: exactly `height` lines of `width` cells.

@@ -385,11 +385,49 @@ def test_source_spans_are_the_engines_own_lines(engine: str) -> None:
             assert span.path.startswith("microgpt/") and span.path.endswith(".py")
             text = (REPO / span.path).read_text(encoding="utf-8").splitlines()
             assert tuple(text[span.first_line - 1:span.first_line - 1 + len(span.lines)]) == span.lines
-            assert f"def {span.title.rpartition('.')[2]}(" in span.lines[0] + "".join(span.lines[1:3])
+            assert_inside_function(text, span.first_line - 1, span.title.rpartition(".")[2])
             assert len(span.lines) <= 60  # a function or part of one
             seen.add(span.title)
     assert "Adam.update" in seen and "StepInProgress._document" in seen
     assert ("chain_rule" in seen) == (engine == "atomic") and ("Head.__init__" in seen) == (engine == "fused")
+
+
+def assert_inside_function(text: list[str], first: int, name: str) -> None:
+    """Line `first` (0-based) of the file is in the body of the function `name` (or is its def or decorator)."""
+    at = first
+    while text[at].lstrip().startswith("@"):
+        at += 1
+    first = max(first, at)
+    while not text[at].lstrip().startswith(f"def {name}("):
+        at -= 1
+        assert at >= 0, name
+    indent = len(text[at]) - len(text[at].lstrip())
+    for line in text[at + 1:first + 1]:
+        assert not line.strip() or len(line) - len(line.lstrip()) > indent, (name, line)
+
+
+# what each unit's number is computed by, in each engine's source
+EXPRESSIONS = {
+    "fused": {"forward": ("plain_dot(q, c.data[e + lo:e + lo + hd]) * scale", "math.exp(v + -max_val)",
+                          "weights = [x * pw for x in exps]", "math.log(p) * -1"),
+              "loss": ("plain_sum([x.data for x in losses]) * c",)},
+    "atomic": {"forward": ("ag.mul_const(ag.dot(q_h, k_t, st), inv_sqrt, st)", "self.softmax(logits, st)",
+                           "ag.power(tot, -1, stage)", "ag.mul_const(ag.log(prob, st), -1, st)"),
+               "loss": ("ag.mul_const(ag.total(losses, ag.LOSS), 1 / len(losses), ag.LOSS)",)},
+}
+
+
+@pytest.mark.parametrize("engine", ["fused", "atomic"])
+def test_source_spans_are_the_lines_computing_the_units_numbers(engine: str) -> None:
+    trainer = Trainer(load_dataset("names"), Config(n_layer=1, n_embd=8, n_head=2, steps=2), engine)
+    adam = "pi - lr_t * (mi / d1) / ((vi / d2) ** 0.5 + eps)"
+    for phase, d in walk_units(trainer.begin_step()):
+        shown = "\n".join(line for span in d.source for line in span.lines)
+        for expression in {**EXPRESSIONS[engine], "update": (adam,)}.get(phase.kind, ()):
+            assert expression in shown, (phase.label, expression)
+        if phase.kind == "forward":  # the scores, the softmax and -log p, not the forward's setup
+            assert "self.config" not in shown and "w, g = " not in shown and "fu.Embed" not in shown
+            assert sum(len(span.lines) for span in d.source) <= 20, phase.label
 
 
 def test_phase_labels() -> None:
