@@ -7,11 +7,12 @@ notification say why, and a small question offers a new engine (from the last ch
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import time
 from collections.abc import Callable, Sequence
-from typing import ClassVar
+from typing import ClassVar, Concatenate, ParamSpec
 
 from textual import events, on
 from textual.app import App, ComposeResult
@@ -69,6 +70,22 @@ from microgpt_tui.widgets.pane import Pane
 from microgpt_tui.widgets.probe_input import ProbeInput
 from microgpt_tui.widgets.sampler import MAX_SAMPLES, TEMPERATURE_TENTHS, Sampler
 from microgpt_tui.widgets.status_bar import StatusBar
+
+P = ParamSpec("P")
+
+
+def while_running(handler: Callable[Concatenate[MicroGPTApp, P], None]) -> Callable[Concatenate[MicroGPTApp, P], None]:
+    """For what comes from outside the screen's lifetime (the engine's messages, the app's own timers): do nothing
+    once the app has stopped running. They can arrive while the app is closing, when the panes and the status line
+    they would update are being taken down (a query then raises NoMatches)."""
+
+    @functools.wraps(handler)
+    def guarded(app: MicroGPTApp, /, *args: P.args, **kwargs: P.kwargs) -> None:
+        if app.is_running:
+            handler(app, *args, **kwargs)
+
+    return guarded
+
 
 SPEED_CAPS: tuple[float, ...] = (0.5, 1, 2, 5, 10, 20, 50, 100, 200)  # steps/s; beyond the last: unlimited
 PANES: tuple[tuple[str, str], ...] = (  # (id, key) in screen order
@@ -331,6 +348,7 @@ class MicroGPTApp(App[None]):
         self.snapshot = shown_snapshot(live, self.phase, self.probe, self.matrix_names, past)
         self._say_history()
 
+    @while_running
     def _show_late(self) -> None:
         self._show_due = False
         self._show()
@@ -355,6 +373,7 @@ class MicroGPTApp(App[None]):
 
     # -- messages from the runner ---------------------------------------------------------------------------------
 
+    @while_running
     def on_progress(self, message: Progress) -> None:
         """Hand the latest snapshot to every pane."""
         snapshot = message.snapshot
@@ -381,6 +400,7 @@ class MicroGPTApp(App[None]):
         if snapshot.running and status.notice:
             status.notice = ""
 
+    @while_running
     def on_samples_drawn(self, message: SamplesDrawn) -> None:
         """New samples join the list (the sampler reveals them); attention shows the newest until the next step."""
         self.samples = (*self.samples, *message.samples)[-MAX_SAMPLES:]
@@ -393,10 +413,12 @@ class MicroGPTApp(App[None]):
         if self.samples and message.sample_id == self.samples[-1].sample_id:
             self.sample_revealed = message.count
 
+    @while_running
     def on_computing(self, message: Computing) -> None:
         """A step has begun that may take a while: the status line counts the seconds."""
         self.query_one(StatusBar).start_computing(message.step, message.elapsed)
 
+    @while_running
     def on_engine_died(self, message: EngineDied) -> None:
         """The engine process is gone: keep the panes, say why, and offer a new engine or to quit."""
         self.engine_death = message.reason
@@ -461,6 +483,7 @@ class MicroGPTApp(App[None]):
         self.notify(f"a new engine starts from {where}, paused: space runs it", title="engine restarted",
                     timeout=6)
 
+    @while_running
     def on_saved(self, message: Saved) -> None:
         """Say where the checkpoint went (and, in the middle of a step, that it holds the state before it)."""
         self.saved_step = message.step
@@ -469,12 +492,14 @@ class MicroGPTApp(App[None]):
                   if message.mid_step else "")
         self.say("save", f"checkpoint of step {message.step} saved to {message.path}{during}", timeout=6)
 
+    @while_running
     def on_save_failed(self, message: SaveFailed) -> None:
         """Say why the save failed (the previous checkpoint is intact)."""
         self.query_one(StatusBar).saved = "save failed"
         self.say("save", f"{message.reason} (the previous checkpoint, if any, is intact)",
                  title="checkpoint not saved", severity="error", timeout=10)
 
+    @while_running
     def on_halted(self, message: Halted) -> None:
         """Training paused by itself: say why, on the status line and in a notification."""
         self._wants_running = False
@@ -672,10 +697,12 @@ class MicroGPTApp(App[None]):
         if self.engine_alive():
             self.runner.probe(message.word)
 
+    @while_running
     def on_probe_shown(self, message: ProbeShown) -> None:
         """A probe's forward pass: the panes show it, marked `probe · not trained on`, until escape."""
         self.probe = message.report
 
+    @while_running
     def on_phase_shown(self, message: PhaseShown) -> None:
         """The numbers of the unit the step in progress stopped at: the panes show the step so far."""
         if self.history_step is not None:  # a past step is shown: the live phase waits for its return
@@ -683,10 +710,12 @@ class MicroGPTApp(App[None]):
             return
         self.phase = message.report
 
+    @while_running
     def on_refused(self, message: Refused) -> None:
         """The engine could not do what was asked: say why."""
         self.say(message.what, message.reason, title=f"{message.what}: not done", severity="warning", timeout=6)
 
+    @while_running
     def on_notice(self, message: Notice) -> None:
         """Something to read once (what extending the schedule changed)."""
         self.say("notice", message.text, title=message.title, timeout=12)
@@ -749,6 +778,7 @@ class MicroGPTApp(App[None]):
             self.install_screen(HelpScreen(self.key_help(), texts), "help")
         self.push_screen("help")
 
+    @while_running
     def _lay_out_help(self) -> None:
         """Lay the help out ahead of the first `?` (the slow part of opening it the first time)."""
         panes = [self.query_one(f"#{pane}", Pane) for pane, _ in PANES]
@@ -859,12 +889,14 @@ class MicroGPTApp(App[None]):
             self.phase, self._live_phase = self._live_phase, None
             self._show()
 
+    @while_running
     def on_past_shown(self, message: PastShown) -> None:
         """The past step asked for, replayed: every pane shows it (a stale answer to an earlier key is dropped)."""
         if message.report.step == self.history_step:
             self.past = message.report
             self._show()
 
+    @while_running
     def on_past_phase_shown(self, message: PastPhaseShown) -> None:
         """A phase of the shown past step."""
         if message.report.phase.step == self.history_step:
@@ -911,6 +943,7 @@ class MicroGPTApp(App[None]):
         self.say("branch", f"back to step {step}: the steps after it are a ghost on the loss chart; space trains "
                            "again (with nothing changed, the same steps)", timeout=6)
 
+    @while_running
     def on_branches_changed(self, message: BranchesChanged) -> None:
         """Draw each branch's lost steps as a ghost, after the compared runs."""
         self.first_step = message.first_step
@@ -958,6 +991,7 @@ class MicroGPTApp(App[None]):
             self.say("history", f"{error}; the history starts at step {trainer.step_count}", severity="warning")
             return None
 
+    @while_running
     def on_breakpoints_changed(self, message: BreakpointsChanged) -> None:
         """The engine's breakpoint list, as it now stands."""
         self.breakpoints = message.entries
@@ -974,6 +1008,7 @@ class MicroGPTApp(App[None]):
         """Remove a breakpoint."""
         self.runner.remove_break(message.index)
 
+    @while_running
     def on_breakpoint_hit(self, message: BreakpointHit) -> None:
         """Training paused at a breakpoint: the live step is shown, and the status line says which one fired."""
         self._wants_running = False

@@ -18,6 +18,7 @@ from microgpt.config import Config
 from microgpt.sampling import softmax_probs, top_candidates
 from microgpt.trainer import Trainer
 from microgpt_tui.app import next_speed_cap
+from microgpt_tui.messages import EngineDied, Progress
 from microgpt_tui.widgets.attention_map import AttentionMap
 from microgpt_tui.widgets.choice_screen import ChoiceScreen
 from microgpt_tui.widgets.help_screen import HelpScreen
@@ -753,3 +754,21 @@ async def test_while_training_every_pane_names_the_same_step(trainer, make_app, 
             else:  # only while the panes take their turns after a change (within one redraw interval)
                 assert time.monotonic() - app._shown_at < 1 / 4.0 + 0.25, steps  # (slack: a busy machine)
         assert agreed > 10  # (most samples agree on an idle machine; a loaded one redraws slower)
+
+
+
+async def test_quitting_at_once_never_raises_from_a_late_timer_or_snapshot(names, make_app, ready):
+    """Started and quit at once, again and again: the help's layout timer (0.5 s after training starts) and the
+    engine's snapshots may arrive while the screen is being taken down; neither may raise (NoMatches)."""
+    for attempt in range(5):
+        app = make_app(Trainer(names, Config()), paused=False)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await ready(pilot)
+            await pilot.pause(0.42 + 0.04 * attempt)  # around the help's timer, while snapshots stream in
+            app.exit()
+    # The same, made certain: the timer and a snapshot handled after the screen is gone do nothing.
+    live = app.live
+    assert live is not None and not app.is_running
+    app._lay_out_help()
+    app.on_progress(Progress(live))
+    app.on_engine_died(EngineDied("the engine process was killed by signal 9"))
