@@ -433,12 +433,13 @@ class MicroGPTApp(App[None]):
     def offer_restart(self) -> None:
         """Ask how to go on after the engine's death: from the last checkpoint, from step 0, or quit."""
         choices = []
-        checkpoint = self.restart_checkpoint()
+        checkpoint, why_not = self.restart_checkpoint()
         if checkpoint is not None:
             choices.append(Choice(("c",), f"restart from the checkpoint {checkpoint}", "checkpoint"))
         choices += [Choice(("0", "r"), "restart from step 0 (same seed and settings)", "zero"),
                     Choice(("q",), "quit", "quit")]
-        self.push_screen(ChoiceScreen("the engine stopped", self.engine_death, choices,
+        body = self.engine_death + (f"\nno restart from a checkpoint: {why_not}" if why_not else "")
+        self.push_screen(ChoiceScreen("the engine stopped", body, choices,
                                       other="look at the panes (r restarts later)", alarm=True),
                          self._after_death_choice)
 
@@ -450,19 +451,32 @@ class MicroGPTApp(App[None]):
         elif choice == "quit":
             self.exit()
 
-    def restart_checkpoint(self) -> str | None:
-        """The checkpoint a new engine can start from: the file saves go to, if there is one."""
-        return self.save_path if os.path.isfile(self.save_path) else None
+    def restart_checkpoint(self) -> tuple[str | None, str]:
+        """(the checkpoint a new engine can start from, "") when the file saves go to holds this run (the same
+        dataset and configuration, by the checkpoint's own checks); else (None, why not, in words)."""
+        path = self.save_path
+        if not os.path.isfile(path):
+            return None, f"nothing saved at {path} yet (ctrl+s saves)"
+        try:
+            checkpoint = read_checkpoint(path)
+        except CheckpointError as error:
+            return None, str(error)
+        try:
+            checkpoint.check_dataset(self.dataset)
+            checkpoint.check_config(self.trainer_config)
+        except CheckpointError as error:
+            return None, f"it holds another run: {str(error).rsplit('; ', 1)[0]}"  # (not the command line's advice)
+        return path, ""
 
     def restart_engine(self, *, from_checkpoint: bool) -> None:
         """Start a new engine process (after a death): from the last checkpoint, or from step 0."""
         trainer: TrainerLike
         history = None
         if from_checkpoint:
-            path = self.restart_checkpoint()
+            path, why_not = self.restart_checkpoint()
             try:
                 if path is None:
-                    raise CheckpointError(f"there is no checkpoint at {self.save_path}")
+                    raise CheckpointError(why_not)
                 checkpoint = read_checkpoint(path)
                 trainer = checkpoint.restore()
                 history = self.saved_history(checkpoint.history, trainer)

@@ -772,3 +772,28 @@ async def test_quitting_at_once_never_raises_from_a_late_timer_or_snapshot(names
     app._lay_out_help()
     app.on_progress(Progress(live))
     app.on_engine_died(EngineDied("the engine process was killed by signal 9"))
+
+
+async def test_after_a_death_a_checkpoint_of_another_run_is_not_offered(trainer, make_app, ready, until, tmp_path):
+    from microgpt.data import Dataset
+
+    path = tmp_path / "run.json"
+    other = Trainer(Dataset.from_docs(["abc", "bca", "cab"], name="abc"), Config())
+    other.step()
+    save_checkpoint(other, path)  # the file saves go to holds a run of another dataset
+    app = make_app(trainer, save_path=str(path))
+    async with app.run_test(size=(100, 32)) as pilot:
+        await ready(pilot)
+        os.kill(app.runner.pid, signal.SIGKILL)
+        await until(pilot, lambda: isinstance(app.screen, ChoiceScreen), what="the question after the death")
+        question = str(app.screen.query_one("#choices").render())
+        body = str(app.screen.query_one("#body").render())
+        assert "restart from the checkpoint" not in question and "restart from step 0" in question
+        assert "no restart from a checkpoint: it holds another run: dataset 'names'" in body and "'abc'" in body
+        await pilot.press("c")  # not a choice: stay and look
+        assert not isinstance(app.screen, ChoiceScreen) and not app.runner.alive
+        path.unlink()
+        app.offer_restart()
+        await until(pilot, lambda: isinstance(app.screen, ChoiceScreen), what="the question again")
+        body = str(app.screen.query_one("#body").render())
+        assert f"no restart from a checkpoint: nothing saved at {path} yet" in body
