@@ -693,7 +693,12 @@ class MicroGPTApp(App[None]):
             return
         self._wants_engine = ENGINES[(ENGINES.index(self._wants_engine) + 1) % len(ENGINES)]
         self.runner.set_engine(self._wants_engine)
-        self.say("mode", f"graph mode: {self._wants_engine} (from the next step)", timeout=2)
+        live = self.live
+        if live is not None and live.finished and live.phase is None:  # no next step: the engine rebuilds the last
+            self.say("mode", f"graph mode: {self._wants_engine}: step {live.step}'s graph recomputed in "
+                             f"{self._wants_engine} mode (the run has finished)", timeout=3)
+        else:
+            self.say("mode", f"graph mode: {self._wants_engine} (from the next step)", timeout=2)
 
     def action_save(self) -> None:
         """Save a checkpoint to the --save path."""

@@ -534,6 +534,10 @@ class EngineLoop:
             self._post(p.Refused("mode", f"the last step's graph could not be rebuilt: {error}"))
             return
         self._report = replace(report, engine=probe.engine, graph=probe.graph)
+        if probe.engine not in self._engines:  # the mode has now built a graph: its size is known, not its time
+            positions = max(1, len(probe.position_losses))
+            self._engines[probe.engine] = p.EngineFigures(probe.engine, probe.graph.nodes,
+                                                          probe.graph.nodes / positions, math.nan)
 
     # -- time travel: history, branches, breakpoints (issue 9) ----------------------------------------------------
 

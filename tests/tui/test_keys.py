@@ -21,6 +21,7 @@ from microgpt_tui.app import next_speed_cap
 from microgpt_tui.messages import EngineDied, Progress
 from microgpt_tui.widgets.attention_map import AttentionMap
 from microgpt_tui.widgets.choice_screen import ChoiceScreen
+from microgpt_tui.widgets.graph_pane import GraphPane
 from microgpt_tui.widgets.help_screen import HelpScreen
 from microgpt_tui.widgets.pane import Pane
 from microgpt_tui.widgets.sampler import Sampler
@@ -737,6 +738,12 @@ async def test_m_on_a_finished_run_shows_the_last_step_in_atomic_at_once(names, 
         await pilot.press("m")
         await until(pilot, lambda: app.snapshot.report.engine == "atomic", what="the atomic graph")
         assert app.snapshot.report.graph.nodes > 5 * fused and app.snapshot.step == 2
+        shown = "\n".join(line.plain for line in app.query_one(GraphPane).build_lines(60, 30))
+        assert "step 2 (atomic)" in shown and "not run" not in shown  # the table agrees with the graph shown
+        assert re.search(r"▶atomic +[\d.,k]+ +— ms", shown) and "Same losses" in shown and "nan" not in shown
+        said = [str(n.message) for n in app._notifications]
+        assert any("step 2's graph recomputed in atomic mode" in m for m in said)
+        assert not any("from the next step" in m for m in said)  # there is none
 
 
 async def test_while_training_every_pane_names_the_same_step(trainer, make_app, ready, until):
