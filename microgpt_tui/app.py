@@ -140,7 +140,8 @@ class MicroGPTApp(App[None]):
         Binding("m", "toggle_engine", "Mode", tooltip="Switch the graph between fused and atomic (same losses)"),
         Binding("ctrl+s", "save", "Save", tooltip="Save a checkpoint to the --save path"),
         Binding("r", "restart", "Restart", show=False,
-                tooltip="Restart the run from step 0 with the same seed and settings (asks before losing work)"),
+                tooltip="Restart the run from step 0 with the same seed and settings, in the graph mode chosen last "
+                        "(asks before losing work)"),
         Binding("question_mark", "help", "Help", tooltip="Every key, and what each pane shows"),
         Binding("q", "quit", "Quit", tooltip="Quit microgpt-tui"),
         Binding("z", "maximize", "Maximise", tooltip="Maximise the focused pane, or restore it (also escape)"),
@@ -213,7 +214,6 @@ class MicroGPTApp(App[None]):
         super().__init__(ansi_color=color_mode in ("16", "none"))  # the terminal's own colours, not RGB
         self.trainer_config = trainer.config
         self.dataset = trainer.dataset
-        self.first_engine = trainer.engine  # a restart from step 0 takes the settings the run started with
         self.matrix_names = tuple(name for name, _, _ in matrix_shapes(trainer.config, trainer.dataset.vocab_size))
         self.save_path = save_path
         self.start_paused = paused
@@ -486,7 +486,7 @@ class MicroGPTApp(App[None]):
                 self.notify(str(error), title="no restart from the checkpoint", severity="error", timeout=10)
                 return
         else:
-            trainer = fresh_trainer(self.dataset, self.trainer_config, self.first_engine)
+            trainer = fresh_trainer(self.dataset, self.trainer_config, self._wants_engine)  # the mode chosen last
         self.runner.restart(trainer, history, [parse(text) for text, enabled in self.breakpoints if enabled])
         self.saved_step = trainer.step_count
         self.engine_death = ""
@@ -581,7 +581,8 @@ class MicroGPTApp(App[None]):
         self.runner.restart_run()
         self.saved_step = 0
         self._wants_running = False
-        self.notify("the run starts again from step 0 (same seed and settings), paused", timeout=4)
+        self.notify(f"the run starts again from step 0 (same seed and settings, {self._wants_engine} mode), paused",
+                    timeout=4)
 
     def action_run_to(self) -> None:
         """Ask for a step, then train and pause after it."""

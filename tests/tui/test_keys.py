@@ -472,6 +472,21 @@ async def test_r_restarts_from_step_zero_asking_first(trainer, make_app, ready, 
         assert list(app.snapshot.losses) == [headless.step().loss, headless.step().loss]
 
 
+async def test_r_keeps_the_graph_mode_chosen_last(names, make_app, ready, until, steps):
+    app = make_app(Trainer(names, Config(n_embd=8, n_head=2, block_size=8)))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        await steps(pilot, 1)
+        await pilot.press("m")
+        await until(pilot, lambda: app.live.engine == "atomic", what="atomic mode")
+        await pilot.press("r", "y")
+        await until(pilot, lambda: app.live.step == 0 and app.live.commands >= app.runner.sent, what="step 0")
+        assert app.live.engine == "atomic"
+        assert any("atomic mode" in str(n.message) for n in app._notifications)
+        await steps(pilot, 1)
+        assert app.snapshot.report.engine == "atomic"
+
+
 async def test_a_finished_run_still_samples_saves_and_switches_heads(names, make_app, ready, until, tmp_path):
     app = make_app(Trainer(names, Config(steps=3)), save_path=str(tmp_path / "run.json"))
     async with app.run_test(size=(100, 32)) as pilot:
