@@ -275,7 +275,9 @@ dots, smoothed, with its number at its end; its legend line (`·1 run.json: lr 0
         k = self.cursor
         lines = [self._summary(width, losses, smooth, report) if k is None  # a past step: its numbers up to it
                  else self._summary(width, losses[:k], smooth[:k], report)]
-        doc_lines = document_losses(report, width, styles=LETTER_STYLES[self.color_mode]) if report is not None else []
+        doc_rows = 1 if self.ghosts and height < 20 else 2  # other runs' legend lines before the letters' 2nd line
+        doc_lines = (document_losses(report, width, doc_rows, styles=LETTER_STYLES[self.color_mode])
+                     if report is not None else [])
         legend = self._legend(width, height - len(lines) - len(doc_lines) - MIN_CHART_ROWS)
         chart_height = height - len(lines) - len(doc_lines) - len(legend)
         if chart_height >= MIN_CHART_ROWS and width >= 20:
@@ -307,12 +309,15 @@ dots, smoothed, with its number at its end; its legend line (`·1 run.json: lr 0
         rest = [Text(f"─ random guess {self.guess:.2f}", style=guess)]
         if self.marks:
             rest.append(Text("┊ schedule changed", style=mark))
-        variants = [[Text("⠒ loss per step", style=loss), Text(f"▀▄ {words}", style=smoothed), *rest]
+        variants = [([Text("⠒ loss per step", style=loss), Text(f"▀▄ {words}", style=smoothed), *rest], "  ")
                     for words in ("smoothed: debiased moving average", "smoothed (debiased)", "smoothed")]
-        base = 2 if rows >= len(self.ghosts) + 2 else 1  # two lines for this run's marks only when rows allow
-        lines = next((pack(chunks, width, base) for chunks in variants if fits(chunks, width, base)), [])
+        short = [Text(f"─ guess {self.guess:.2f}", style=guess), *rest[1:]]
+        variants.append(([Text("⠒ loss", style=loss), Text("▀▄ smoothed", style=smoothed), *short], " "))
+        base = 2 if rows >= len(self.ghosts) + 2 and not self.ghosts else 1  # one line when other runs need rows
+        lines = next((pack(chunks, width, base, sep) for chunks, sep in variants if fits(chunks, width, base, sep)),
+                     [])
         if not lines:
-            lines = pack(variants[-1], width, max_lines=2)
+            lines = pack(variants[-2][0], width, max_lines=2)
         ghosts = [Text(f"{GHOST_GLYPH}{i} {g.label}", style=ghost, no_wrap=True, overflow="ellipsis")
                   for i, g in enumerate(self.ghosts, 1)]
         room = max(1, rows - len(lines))
@@ -396,11 +401,11 @@ dots, smoothed, with its number at its end; its legend line (`·1 run.json: lr 0
         return [styled_line(line, styles, cursor if 0 < i <= rows else None) for i, line in enumerate(lines)]
 
 
-def fits(chunks: Sequence[Text], width: int, max_lines: int) -> bool:
+def fits(chunks: Sequence[Text], width: int, max_lines: int, sep: str = "  ") -> bool:
     """True when every chunk, packed into `max_lines` lines of `width` cells, is shown whole."""
-    shown = "\n".join(line.plain for line in pack(chunks, width, max_lines))
-    return all(chunk.plain in shown for chunk in chunks) and all(line.cell_len <= width
-                                                                 for line in pack(chunks, width, max_lines))
+    lines = pack(chunks, width, max_lines, sep)
+    shown = "\n".join(line.plain for line in lines)
+    return all(chunk.plain in shown for chunk in chunks) and all(line.cell_len <= width for line in lines)
 
 
 def _marker(symbol: str, kind: str) -> Any:

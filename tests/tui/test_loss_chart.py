@@ -220,7 +220,7 @@ def test_every_ghost_has_its_own_legend_line_and_its_number_at_its_curves_end_al
         lines = [line.plain for line in widget.build_lines(width, height)]
         assert "·1 fast.json: lr 0.02" in lines and "·3 before the branch at step 40" in lines, (width, lines)
         assert "·2 wide.json: n_embd 32" in lines
-        assert any("random guess" in line for line in lines)
+        assert any("guess 3.30" in line for line in lines)
         rows, _ = plot_rows(widget.build_lines(width, height))
         plot = "".join(rows)
         assert "·" in plot and any(0x2800 < ord(ch) <= 0x28FF for ch in plot)  # ghosts `·`, this run braille
