@@ -7,6 +7,7 @@ notification say why, and a small question offers a new engine (from the last ch
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import os
@@ -25,6 +26,7 @@ from textual.widgets import Footer, Input, Tab, Tabs
 
 from microgpt.breakpoints import Condition, parse
 from microgpt.checkpoint import CheckpointError, read_checkpoint
+from microgpt.config import Config
 from microgpt.history import History, HistoryError
 from microgpt.model import matrix_shapes
 from microgpt.report import PhaseReport, ProbeReport, StepReport
@@ -461,11 +463,17 @@ class MicroGPTApp(App[None]):
             checkpoint = read_checkpoint(path)
         except CheckpointError as error:
             return None, str(error)
+        ident = checkpoint.dataset
         try:
             checkpoint.check_dataset(self.dataset)
+        except CheckpointError:
+            return None, f"it holds a run of another dataset ({ident.name!r}, {ident.num_docs:,} docs)"
+        try:
             checkpoint.check_config(self.trainer_config)
-        except CheckpointError as error:
-            return None, f"it holds another run: {str(error).rsplit('; ', 1)[0]}"  # (not the command line's advice)
+        except CheckpointError:
+            theirs = [f"{f.name} {getattr(checkpoint.config, f.name)}" for f in dataclasses.fields(Config)
+                      if getattr(checkpoint.config, f.name) != getattr(self.trainer_config, f.name)]
+            return None, f"it holds a run of another configuration ({', '.join(theirs)})"
         return path, ""
 
     def restart_engine(self, *, from_checkpoint: bool) -> None:
