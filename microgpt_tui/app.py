@@ -440,7 +440,7 @@ class MicroGPTApp(App[None]):
             choices.append(Choice(("c",), f"restart from the checkpoint {checkpoint}", "checkpoint"))
         choices += [Choice(("0", "r"), "restart from step 0 (same seed and settings)", "zero"),
                     Choice(("q",), "quit", "quit")]
-        body = self.engine_death + (f"\nno restart from a checkpoint: {why_not}" if why_not else "")
+        body = self.engine_death + (f"\nno restart from a checkpoint:\n{why_not}" if why_not else "")
         self.push_screen(ChoiceScreen("the engine stopped", body, choices,
                                       other="look at the panes (r restarts later)", alarm=True),
                          self._after_death_choice)

@@ -814,18 +814,18 @@ async def test_after_a_death_a_checkpoint_of_another_run_is_not_offered(trainer,
         question = str(app.screen.query_one("#choices").render())
         body = str(app.screen.query_one("#body").render())
         assert "restart from the checkpoint" not in question and "restart from step 0" in question
-        assert "no restart from a checkpoint: it holds a run of another dataset ('abc', 3 docs)" in body
+        assert "no restart from a checkpoint:\nit holds a run of another dataset ('abc', 3 docs)" in body
         await pilot.press("c")  # not a choice: stay and look
         assert not isinstance(app.screen, ChoiceScreen) and not app.runner.alive
         save_checkpoint(Trainer(trainer.dataset, Config(n_embd=8)), path)  # this dataset, another model
         app.offer_restart()
         await until(pilot, lambda: isinstance(app.screen, ChoiceScreen), what="the question again")
         body = str(app.screen.query_one("#body").render())
-        assert "no restart from a checkpoint: it holds a run of another configuration (n_embd 8)" in body
+        assert "no restart from a checkpoint:\nit holds a run of another configuration (n_embd 8)" in body
         assert "restart from the checkpoint" not in str(app.screen.query_one("#choices").render())
         await pilot.press("x")
         path.unlink()
         app.offer_restart()
         await until(pilot, lambda: isinstance(app.screen, ChoiceScreen), what="the question again")
         body = str(app.screen.query_one("#body").render())
-        assert f"no restart from a checkpoint: nothing saved at {path} yet" in body
+        assert f"no restart from a checkpoint:\nnothing saved at {path} yet" in body
