@@ -11,7 +11,8 @@ Two changes add a segment from the next step on:
     set_lr(X)   the base learning rate becomes X; the decay continues over the same length
 
 The schedule can say in words what its changes did, and from which step the run differs from a plain run of the
-configuration (the status line's "differs from the reference from step K").
+configuration (the status line's "differs from the reference from step K": the first step whose rate is not the
+configured run's).
 """
 
 from __future__ import annotations
@@ -122,9 +123,24 @@ class Schedule:
                     return s
         return None
 
+    def first_change(self) -> int | None:
+        """The first step whose rate differs from the run as configured (the decay that governs step 1), or None.
+
+        A step past the configured run's end differs from it: that run has no such step. So a 20-step run extended
+        to 40 at step 21 first differs at step 21, not at step 2 (where a plain 40-step run would first differ).
+        """
+        first = self.segment_at(1)
+        step = self.first_difference(first.lr, first.steps)
+        if step is None and self.steps > first.steps:
+            return first.steps + 1
+        return step
+
     def status(self) -> str | None:
-        """For a status line: "differs from the reference from step K", or None while the run is a plain one."""
-        step = self.first_difference()
+        """For a status line: "differs from the reference from step K", or None while the run is the configured one.
+
+        The reference is the run as configured: K is the first step whose learning rate is not that run's.
+        """
+        step = self.first_change()
         return None if step is None else f"differs from the reference from step {step}"
 
     def describe(self) -> str:

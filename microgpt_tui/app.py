@@ -7,11 +7,13 @@ notification say why, and a small question offers a new engine (from the last ch
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
 import os
 import time
 from collections.abc import Callable, Sequence
-from typing import ClassVar, TypeVar, cast
+from typing import ClassVar, Concatenate, ParamSpec, TypeVar, cast
 
 from textual import events, on
 from textual.app import App, ComposeResult
@@ -25,6 +27,7 @@ from textual.widgets import Footer, Input, Tab, Tabs
 
 from microgpt.breakpoints import Condition, parse
 from microgpt.checkpoint import CheckpointError, read_checkpoint
+from microgpt.config import Config
 from microgpt.history import History, HistoryError
 from microgpt.model import matrix_shapes
 from microgpt.report import PhaseReport, ProbeReport, StepReport
@@ -73,6 +76,21 @@ from microgpt_tui.widgets.sampler import MAX_SAMPLES, TEMPERATURE_TENTHS, Sample
 from microgpt_tui.widgets.status_bar import StatusBar
 
 W = TypeVar("W", bound=Widget)
+P = ParamSpec("P")
+
+
+def while_running(handler: Callable[Concatenate[MicroGPTApp, P], None]) -> Callable[Concatenate[MicroGPTApp, P], None]:
+    """For what comes from outside the screen's lifetime (the engine's messages, the app's own timers): do nothing
+    once the app has stopped running. They can arrive while the app is closing, when the panes and the status line
+    they would update are being taken down (a query then raises NoMatches)."""
+
+    @functools.wraps(handler)
+    def guarded(app: MicroGPTApp, /, *args: P.args, **kwargs: P.kwargs) -> None:
+        if app.is_running:
+            handler(app, *args, **kwargs)
+
+    return guarded
+
 
 SPEED_CAPS: tuple[float, ...] = (0.5, 1, 2, 5, 10, 20, 50, 100, 200)  # steps/s; beyond the last: unlimited
 PANES: tuple[tuple[str, str], ...] = (  # (id, key) in screen order
@@ -127,7 +145,8 @@ class MicroGPTApp(App[None]):
         Binding("m", "toggle_engine", "Mode", tooltip="Switch the graph between fused and atomic (same losses)"),
         Binding("ctrl+s", "save", "Save", tooltip="Save a checkpoint to the --save path"),
         Binding("r", "restart", "Restart", show=False,
-                tooltip="Restart the run from step 0 with the same seed and settings (asks before losing work)"),
+                tooltip="Restart the run from step 0 with the same seed and settings, in the graph mode chosen last "
+                        "(asks before losing work)"),
         Binding("question_mark", "help", "Help", tooltip="Every key, and what each pane shows"),
         Binding("q", "quit", "Quit", tooltip="Quit microgpt-tui"),
         Binding("z", "maximize", "Maximise", tooltip="Maximise the focused pane, or restore it (also escape)"),
@@ -200,7 +219,6 @@ class MicroGPTApp(App[None]):
         super().__init__(ansi_color=color_mode in ("16", "none"))  # the terminal's own colours, not RGB
         self.trainer_config = trainer.config
         self.dataset = trainer.dataset
-        self.first_engine = trainer.engine  # a restart from step 0 takes the settings the run started with
         self.matrix_names = tuple(name for name, _, _ in matrix_shapes(trainer.config, trainer.dataset.vocab_size))
         self.save_path = save_path
         self.start_paused = paused
@@ -336,6 +354,7 @@ class MicroGPTApp(App[None]):
         self.snapshot = shown_snapshot(live, self.phase, self.probe, self.matrix_names, past)
         self._say_history()
 
+    @while_running
     def _show_late(self) -> None:
         self._show_due = False
         self._show()
@@ -360,6 +379,7 @@ class MicroGPTApp(App[None]):
 
     # -- messages from the runner ---------------------------------------------------------------------------------
 
+    @while_running
     def on_progress(self, message: Progress) -> None:
         """Hand the latest snapshot to every pane."""
         snapshot = message.snapshot
@@ -386,6 +406,7 @@ class MicroGPTApp(App[None]):
         if snapshot.running and status.notice:
             status.notice = ""
 
+    @while_running
     def on_samples_drawn(self, message: SamplesDrawn) -> None:
         """New samples join the list (the sampler reveals them); attention shows the newest until the next step."""
         self.samples = (*self.samples, *message.samples)[-MAX_SAMPLES:]
@@ -398,10 +419,12 @@ class MicroGPTApp(App[None]):
         if self.samples and message.sample_id == self.samples[-1].sample_id:
             self.sample_revealed = message.count
 
+    @while_running
     def on_computing(self, message: Computing) -> None:
         """A step has begun that may take a while: the status line counts the seconds."""
         self.query_one(StatusBar).start_computing(message.step, message.elapsed)
 
+    @while_running
     def on_engine_died(self, message: EngineDied) -> None:
         """The engine process is gone: keep the panes, say why, and offer a new engine or to quit."""
         self.engine_death = message.reason
@@ -416,12 +439,13 @@ class MicroGPTApp(App[None]):
     def offer_restart(self) -> None:
         """Ask how to go on after the engine's death: from the last checkpoint, from step 0, or quit."""
         choices = []
-        checkpoint = self.restart_checkpoint()
+        checkpoint, why_not = self.restart_checkpoint()
         if checkpoint is not None:
             choices.append(Choice(("c",), f"restart from the checkpoint {checkpoint}", "checkpoint"))
         choices += [Choice(("0", "r"), "restart from step 0 (same seed and settings)", "zero"),
                     Choice(("q",), "quit", "quit")]
-        self.push_screen(ChoiceScreen("the engine stopped", self.engine_death, choices,
+        body = self.engine_death + (f"\nno restart from a checkpoint:\n{why_not}" if why_not else "")
+        self.push_screen(ChoiceScreen("the engine stopped", body, choices,
                                       other="look at the panes (r restarts later)", alarm=True),
                          self._after_death_choice)
 
@@ -433,19 +457,38 @@ class MicroGPTApp(App[None]):
         elif choice == "quit":
             self.exit()
 
-    def restart_checkpoint(self) -> str | None:
-        """The checkpoint a new engine can start from: the file saves go to, if there is one."""
-        return self.save_path if os.path.isfile(self.save_path) else None
+    def restart_checkpoint(self) -> tuple[str | None, str]:
+        """(the checkpoint a new engine can start from, "") when the file saves go to holds this run (the same
+        dataset and configuration, by the checkpoint's own checks); else (None, why not, in words)."""
+        path = self.save_path
+        if not os.path.isfile(path):
+            return None, f"nothing saved at {path} yet (ctrl+s saves)"
+        try:
+            checkpoint = read_checkpoint(path)
+        except CheckpointError as error:
+            return None, str(error)
+        ident = checkpoint.dataset
+        try:
+            checkpoint.check_dataset(self.dataset)
+        except CheckpointError:
+            return None, f"it holds a run of another dataset ({ident.name!r}, {ident.num_docs:,} docs)"
+        try:
+            checkpoint.check_config(self.trainer_config)
+        except CheckpointError:
+            theirs = [f"{f.name} {getattr(checkpoint.config, f.name)}" for f in dataclasses.fields(Config)
+                      if getattr(checkpoint.config, f.name) != getattr(self.trainer_config, f.name)]
+            return None, f"it holds a run of another configuration ({', '.join(theirs)})"
+        return path, ""
 
     def restart_engine(self, *, from_checkpoint: bool) -> None:
         """Start a new engine process (after a death): from the last checkpoint, or from step 0."""
         trainer: TrainerLike
         history = None
         if from_checkpoint:
-            path = self.restart_checkpoint()
+            path, why_not = self.restart_checkpoint()
             try:
                 if path is None:
-                    raise CheckpointError(f"there is no checkpoint at {self.save_path}")
+                    raise CheckpointError(why_not)
                 checkpoint = read_checkpoint(path)
                 trainer = checkpoint.restore()
                 history = self.saved_history(checkpoint.history, trainer)
@@ -455,7 +498,7 @@ class MicroGPTApp(App[None]):
                 self.notify(str(error), title="no restart from the checkpoint", severity="error", timeout=10)
                 return
         else:
-            trainer = fresh_trainer(self.dataset, self.trainer_config, self.first_engine)
+            trainer = fresh_trainer(self.dataset, self.trainer_config, self._wants_engine)  # the mode chosen last
         self.runner.restart(trainer, history, [parse(text) for text, enabled in self.breakpoints if enabled])
         self.saved_step = trainer.step_count
         self.engine_death = ""
@@ -466,6 +509,7 @@ class MicroGPTApp(App[None]):
         self.notify(f"a new engine starts from {where}, paused: space runs it", title="engine restarted",
                     timeout=6)
 
+    @while_running
     def on_saved(self, message: Saved) -> None:
         """Say where the checkpoint went (and, in the middle of a step, that it holds the state before it)."""
         self.saved_step = message.step
@@ -474,12 +518,14 @@ class MicroGPTApp(App[None]):
                   if message.mid_step else "")
         self.say("save", f"checkpoint of step {message.step} saved to {message.path}{during}", timeout=6)
 
+    @while_running
     def on_save_failed(self, message: SaveFailed) -> None:
         """Say why the save failed (the previous checkpoint is intact)."""
         self.query_one(StatusBar).saved = "save failed"
         self.say("save", f"{message.reason} (the previous checkpoint, if any, is intact)",
                  title="checkpoint not saved", severity="error", timeout=10)
 
+    @while_running
     def on_halted(self, message: Halted) -> None:
         """Training paused by itself: say why, on the status line and in a notification."""
         self._wants_running = False
@@ -547,7 +593,8 @@ class MicroGPTApp(App[None]):
         self.runner.restart_run()
         self.saved_step = 0
         self._wants_running = False
-        self.notify("the run starts again from step 0 (same seed and settings), paused", timeout=4)
+        self.notify(f"the run starts again from step 0 (same seed and settings, {self._wants_engine} mode), paused",
+                    timeout=4)
 
     def action_run_to(self) -> None:
         """Ask for a step, then train and pause after it."""
@@ -659,7 +706,12 @@ class MicroGPTApp(App[None]):
             return
         self._wants_engine = ENGINES[(ENGINES.index(self._wants_engine) + 1) % len(ENGINES)]
         self.runner.set_engine(self._wants_engine)
-        self.say("mode", f"graph mode: {self._wants_engine} (from the next step)", timeout=2)
+        live = self.live
+        if live is not None and live.finished and live.phase is None:  # no next step: the engine rebuilds the last
+            self.say("mode", f"graph mode: {self._wants_engine}: step {live.step}'s graph recomputed in "
+                             f"{self._wants_engine} mode (the run has finished)", timeout=3)
+        else:
+            self.say("mode", f"graph mode: {self._wants_engine} (from the next step)", timeout=2)
 
     def action_save(self) -> None:
         """Save a checkpoint to the --save path."""
@@ -677,10 +729,12 @@ class MicroGPTApp(App[None]):
         if self.engine_alive():
             self.runner.probe(message.word)
 
+    @while_running
     def on_probe_shown(self, message: ProbeShown) -> None:
         """A probe's forward pass: the panes show it, marked `probe · not trained on`, until escape."""
         self.probe = message.report
 
+    @while_running
     def on_phase_shown(self, message: PhaseShown) -> None:
         """The numbers of the unit the step in progress stopped at: the panes show the step so far."""
         if self.history_step is not None:  # a past step is shown: the live phase waits for its return
@@ -688,10 +742,12 @@ class MicroGPTApp(App[None]):
             return
         self.phase = message.report
 
+    @while_running
     def on_refused(self, message: Refused) -> None:
         """The engine could not do what was asked: say why."""
         self.say(message.what, message.reason, title=f"{message.what}: not done", severity="warning", timeout=6)
 
+    @while_running
     def on_notice(self, message: Notice) -> None:
         """Something to read once (what extending the schedule changed)."""
         self.say("notice", message.text, title=message.title, timeout=12)
@@ -754,6 +810,7 @@ class MicroGPTApp(App[None]):
             self.install_screen(HelpScreen(self.key_help(), texts), "help")
         self.push_screen("help")
 
+    @while_running
     def _lay_out_help(self) -> None:
         """Lay the help out ahead of the first `?` (the slow part of opening it the first time)."""
         panes = [self.query_one(f"#{pane}", Pane) for pane, _ in PANES]
@@ -872,12 +929,14 @@ class MicroGPTApp(App[None]):
             self.phase, self._live_phase = self._live_phase, None
             self._show()
 
+    @while_running
     def on_past_shown(self, message: PastShown) -> None:
         """The past step asked for, replayed: every pane shows it (a stale answer to an earlier key is dropped)."""
         if message.report.step == self.history_step:
             self.past = message.report
             self._show()
 
+    @while_running
     def on_past_phase_shown(self, message: PastPhaseShown) -> None:
         """A phase of the shown past step."""
         if message.report.phase.step == self.history_step:
@@ -924,6 +983,7 @@ class MicroGPTApp(App[None]):
         self.say("branch", f"back to step {step}: the steps after it are a ghost on the loss chart; space trains "
                            "again (with nothing changed, the same steps)", timeout=6)
 
+    @while_running
     def on_branches_changed(self, message: BranchesChanged) -> None:
         """Draw each branch's lost steps as a ghost, after the compared runs."""
         self.first_step = message.first_step
@@ -971,6 +1031,7 @@ class MicroGPTApp(App[None]):
             self.say("history", f"{error}; the history starts at step {trainer.step_count}", severity="warning")
             return None
 
+    @while_running
     def on_breakpoints_changed(self, message: BreakpointsChanged) -> None:
         """The engine's breakpoint list, as it now stands."""
         self.breakpoints = message.entries
@@ -987,6 +1048,7 @@ class MicroGPTApp(App[None]):
         """Remove a breakpoint."""
         self.runner.remove_break(message.index)
 
+    @while_running
     def on_breakpoint_hit(self, message: BreakpointHit) -> None:
         """Training paused at a breakpoint: the live step is shown, and the status line says which one fired."""
         self._wants_running = False

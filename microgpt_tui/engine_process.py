@@ -160,7 +160,6 @@ class EngineLoop:
         self._interval = 1.0 / fps
         self._clock = clock
         self._fresh = fresh
-        self._first_engine = trainer.engine
         self._handled = 0
         self._stopping = False
         self._pending_steps = 0
@@ -293,7 +292,7 @@ class EngineLoop:
                 self._probe(word)
             case p.Restart():
                 old = self._trainer
-                self._trainer = self._fresh(old.dataset, old.config, self._first_engine)
+                self._trainer = self._fresh(old.dataset, old.config, old.engine)  # the mode chosen last
                 self._forget()
                 self._begin_history(None, ())
                 self._announce_time_travel()
@@ -534,6 +533,10 @@ class EngineLoop:
             self._post(p.Refused("mode", f"the last step's graph could not be rebuilt: {error}"))
             return
         self._report = replace(report, engine=probe.engine, graph=probe.graph)
+        if probe.engine not in self._engines:  # the mode has now built a graph: its size is known, not its time
+            positions = max(1, len(probe.position_losses))
+            self._engines[probe.engine] = p.EngineFigures(probe.engine, probe.graph.nodes,
+                                                          probe.graph.nodes / positions, math.nan)
 
     # -- time travel: history, branches, breakpoints (issue 9) ----------------------------------------------------
 

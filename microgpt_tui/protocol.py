@@ -175,7 +175,7 @@ class EngineFigures:
     engine: str  # "fused" or "atomic"
     nodes: float  # graph nodes per step
     nodes_per_position: float  # graph nodes per predicted position (fair across document lengths)
-    seconds: float  # wall-clock seconds per step (forward, backward and update)
+    seconds: float  # wall-clock seconds per step (forward, backward and update); nan: no step of it was timed
 
 
 @dataclass(frozen=True, eq=False)

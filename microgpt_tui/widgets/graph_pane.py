@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from rich.text import Text
 
 from microgpt.report import GraphCensus
@@ -98,6 +100,8 @@ live in the MLP and attention stages; in fused mode most nodes are parameter lea
             line.append(f"{engine:<6}", style="bold" if engine == snapshot.engine else "dim")
             if fig is None:
                 line.append("  (not run: m)", style="dim")
+            elif math.isnan(fig.seconds):  # only a finished run's last graph, rebuilt: no step was timed
+                line.append(f" {compact(fig.nodes):>6}   — ms")
             else:
                 line.append(f" {compact(fig.nodes):>6} {fig.seconds * 1000:>4.0f} ms")
             lines.append(line)
@@ -142,9 +146,11 @@ def column(heading: str, rows: list[tuple[str, str]]) -> list[Text]:
 
 def lesson(fused: EngineFigures | None, atomic: EngineFigures | None) -> str:
     """The point of the two modes, with this session's measured ratios once both have run."""
-    if fused is None or atomic is None or fused.seconds <= 0 or fused.nodes_per_position <= 0:
+    if fused is None or atomic is None or fused.nodes_per_position <= 0:
         return "Same losses either way: atomic builds a far bigger graph, far slower."
     nodes = atomic.nodes_per_position / fused.nodes_per_position
+    if not (fused.seconds > 0 and math.isfinite(atomic.seconds)):  # a graph rebuilt after the run: not timed
+        return f"Same losses either way: atomic builds {nodes:.0f}× the nodes (a step of it: far slower)."
     slower = atomic.seconds / fused.seconds
     return f"Same losses either way: atomic builds {nodes:.0f}× the nodes, {slower:.0f}× slower."
 

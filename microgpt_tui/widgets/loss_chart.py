@@ -7,7 +7,8 @@ the one above, and the y ticks, round values on whole rows, are evenly spaced an
 step's loss is a braille dot (2x4 dots a cell, so a value is drawn within an eighth of a row of its place), the
 smoothed line is quadrant blocks, the random guess a braille line at its value. Optional inputs for later work:
 `marks` (steps where the schedule changed: a dotted vertical line), `cursor` (the step shown, in reverse video)
-and `ghosts` (other runs' losses, smoothed, as dim braille).
+and `ghosts` (other runs' losses, smoothed, as a dim line of `·`, each with its number at its end and its own
+legend line, so that a ghost is told from this run's braille dots, and from another ghost, without colour too).
 """
 
 from __future__ import annotations
@@ -57,6 +58,10 @@ LETTER_STYLES: dict[str, tuple[str, str, str]] = {
     "16": ("green", "", "red"),
     "none": ("", "", "bold"),
 }
+
+
+GHOST_GLYPH = "·"  # a ghost's curve: one dot a cell, unlike this run's braille dots
+MIN_CHART_ROWS = 6  # below this the chart is not drawn
 
 
 def recent_mean(values: Sequence[float], count: int = MEAN_OF) -> float:
@@ -192,6 +197,9 @@ random-guess line means the model learned something; where it levels off is what
 mean. Each row of the chart is the same slice of loss, and the labels on the left sit on their own rows.
 Per-position losses show which letters are easy (after `q` comes `u`) and which are guesses (the first letter of
 a name).
+
+**Other runs.** A `--compare` run, or the steps a branch (`b`) replaced, is a dim line of `·` behind this run's
+dots, smoothed, with its number at its end; its legend line (`·1 run.json: lr 0.02`) names what differs.
 """
 
     snapshot: var[Snapshot | None] = var(None)
@@ -270,10 +278,12 @@ a name).
         k = self.cursor
         lines = [self._summary(width, losses, smooth, report) if k is None  # a past step: its numbers up to it
                  else self._summary(width, losses[:k], smooth[:k], report)]
-        doc_lines = document_losses(report, width, styles=LETTER_STYLES[self.color_mode]) if report is not None else []
-        legend = self._legend(width)
+        doc_rows = 1 if self.ghosts and height < 20 else 2  # other runs' legend lines before the letters' 2nd line
+        doc_lines = (document_losses(report, width, doc_rows, styles=LETTER_STYLES[self.color_mode])
+                     if report is not None else [])
+        legend = self._legend(width, height - len(lines) - len(doc_lines) - MIN_CHART_ROWS)
         chart_height = height - len(lines) - len(doc_lines) - len(legend)
-        if chart_height >= 6 and width >= 20:
+        if chart_height >= MIN_CHART_ROWS and width >= 20:
             lines.extend(self._plot_once(width, chart_height))
             lines.extend(legend)
         elif not losses:
@@ -294,19 +304,34 @@ a name).
             chunks.append(Text(f"lr {report.lr:.4f}", style="dim"))
         return pack(chunks, width, max_lines=1)[0]
 
-    def _legend(self, width: int) -> list[Text]:
+    def _legend(self, width: int, rows: int) -> list[Text]:
+        """The chart's key in about `rows` lines: this run's marks packed (in shorter words, on one line, when rows
+        are short), then one line per ghost, numbered as at its curve's end; ghosts beyond the rows left share a
+        last line."""
         loss, smoothed, guess, ghost, mark = (Style.parse(s) for s in CHART_STYLES[self.color_mode])
         rest = [Text(f"─ random guess {self.guess:.2f}", style=guess)]
-        rest += [Text(f"⠒ {g.label}", style=ghost) for g in self.ghosts]
         if self.marks:
             rest.append(Text("┊ schedule changed", style=mark))
-        for words in ("smoothed: debiased moving average", "smoothed (debiased)", "smoothed"):
-            chunks = [Text("⠒ loss per step", style=loss), Text(f"▀▄ {words}", style=smoothed), *rest]
-            lines = pack(chunks, width, max_lines=2)
-            shown = "\n".join(line.plain for line in lines)
-            if all(chunk.plain in shown for chunk in chunks):  # every entry fits
-                break
-        return lines
+        variants = [([Text("⠒ loss per step", style=loss), Text(f"▀▄ {words}", style=smoothed), *rest], "  ")
+                    for words in ("smoothed: debiased moving average", "smoothed (debiased)", "smoothed")]
+        short = [Text(f"─ guess {self.guess:.2f}", style=guess), *rest[1:]]
+        variants.append(([Text("⠒ loss", style=loss), Text("▀▄ smoothed", style=smoothed), *short], " "))
+        base = 2 if rows >= len(self.ghosts) + 2 and not self.ghosts else 1  # one line when other runs need rows
+        lines = next((pack(chunks, width, base, sep) for chunks, sep in variants if fits(chunks, width, base, sep)),
+                     [])
+        if not lines:
+            lines = pack(variants[-2][0], width, max_lines=2)
+        ghosts = [Text(f"{GHOST_GLYPH}{i} {g.label}", style=ghost, no_wrap=True, overflow="ellipsis")
+                  for i, g in enumerate(self.ghosts, 1)]
+        room = max(1, rows - len(lines))
+        if len(ghosts) > room:  # the first ones named, the others counted
+            more = len(ghosts) - room + 1
+            ghosts = ghosts[:room - 1] + [Text(f"{GHOST_GLYPH}{len(self.ghosts) - more + 1}-{len(self.ghosts)} "
+                                               f"{more} more runs (z maximises this pane)", style=ghost,
+                                               no_wrap=True, overflow="ellipsis")]
+        for line in ghosts:
+            line.truncate(width, overflow="ellipsis")
+        return lines + ghosts
 
     def _plot_once(self, width: int, height: int) -> list[Text]:
         """The chart, drawn again only if what it shows changed (a `.` or a title changes nothing in it)."""
@@ -358,12 +383,14 @@ a name).
         guess = fig.signal([1.0, float(span)], [self.guess, self.guess], marker=_marker("braille", "guess"))
         guess.lines()
         _draw(fig, guess)
-        for g in self.ghosts:
+        numbers: list[tuple[int, float, float]] = []  # each ghost's number at its curve's end, drawn on top
+        for number, g in enumerate(self.ghosts, 1):
             ghost_smooth = self._ghost_smooth.get(id(g.losses)) or debiased_ema(g.losses)
-            kept = [i for i in column_ends(len(ghost_smooth), span, 2 * cols) if math.isfinite(ghost_smooth[i])]
+            kept = [i for i in column_ends(len(ghost_smooth), span, cols) if math.isfinite(ghost_smooth[i])]
             if kept:
-                _draw(fig, fig.signal([float(g.first_step + i) for i in kept], [ghost_smooth[i] for i in kept],
-                                      marker=_marker("braille", "ghost")))
+                xs, ys = [float(g.first_step + i) for i in kept], [ghost_smooth[i] for i in kept]
+                _draw(fig, fig.signal(xs, ys, marker=_marker(GHOST_GLYPH, "ghost")))
+                numbers.append((number, xs[-1], ys[-1]))
         if n:
             kept = series.dots(span, 2 * cols)  # the lowest and highest loss of each half column
             ys = [losses[i] if math.isfinite(losses[i]) else scale.top for i in kept]
@@ -374,6 +401,8 @@ a name).
                                   marker=_marker("hd", "smooth"))
                 line.lines()
                 _draw(fig, line)
+        for number, x, y in numbers:
+            _draw(fig, fig.signal([x], [y], marker=_marker(str(number % 10), "ghost")))
         drawn = fig.build().string()
         styles = dict(zip(("frame", "smooth", "guess", "ghost", "mark"),
                           (Style.parse(s) for s in CHART_STYLES[self.color_mode]), strict=True))
@@ -383,6 +412,13 @@ a name).
             cursor = label_width + 1 + plotext_cell(self.cursor, 1, span, cols)
         lines = drawn.rstrip("\n").split("\n")
         return [styled_line(line, styles, cursor if 0 < i <= rows else None) for i, line in enumerate(lines)]
+
+
+def fits(chunks: Sequence[Text], width: int, max_lines: int, sep: str = "  ") -> bool:
+    """True when every chunk, packed into `max_lines` lines of `width` cells, is shown whole."""
+    lines = pack(chunks, width, max_lines, sep)
+    shown = "\n".join(line.plain for line in lines)
+    return all(chunk.plain in shown for chunk in chunks) and all(line.cell_len <= width for line in lines)
 
 
 def _marker(symbol: str, kind: str) -> Any:

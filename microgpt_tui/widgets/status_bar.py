@@ -79,55 +79,80 @@ class StatusBar(Widget):
         return f"computing step {step}… {elapsed:.1f} s" if elapsed >= SHOW_COMPUTING_AFTER else ""
 
     def render(self) -> Text:
-        """`step K / N · running · 74 steps/s · fused · names · saved step 100`."""
+        """`step K / N · running · 74 steps/s · fused · names · saved step 100`, as much as the width holds."""
+        return self.line(self.content_size.width)
+
+    def line(self, width: int) -> Text:
+        """The status line laid out by priority for `width` cells: the parts that matter least (speed, mode,
+        dataset) are dropped first, so that the state (history, phase, breakpoint, engine stopped) survives."""
         snap = self.snapshot
         text = Text(no_wrap=True, overflow="ellipsis")
         if snap is None:
             text.append("starting…")
             return text
-        width = len(str(snap.steps))
         if self.probe:
             text.append(f"probe “{self.probe}” · not trained on", style="bold reverse")
             text.append(f" · weights of step {snap.step} · escape ends it")
             return text
-        if snap.phase is not None and not snap.running:  # `step 1 · forward 3/7 “mignon”`
-            text.append(f"step {snap.phase.step:>{width}} / {snap.steps} · {snap.phase.label}", style="bold")
-        else:
-            if self.history:  # a past step shown: which, then the live run's own line
-                text.append(self.history, style="bold reverse")
+        parts = self.parts(snap)
+        kept = list(range(len(parts)))
+        while width > 0 and len(kept) > 1 and _width(parts, kept) > width:
+            least = max(kept, key=lambda i: (parts[i][0], i))  # the least important, the rightmost of those
+            if parts[least][0] == 0:
+                break  # what must stay stays (cut by the ellipsis at the very end)
+            kept.remove(least)
+        for n, i in enumerate(kept):
+            if n:
                 text.append(" · ")
-            text.append(f"step {snap.step:>{width}} / {snap.steps}", style="bold")
-        text.append(" · ")
+            text.append_text(parts[i][1])
+        return text
+
+    def parts(self, snap: Snapshot) -> list[tuple[int, Text]]:
+        """(priority, text) for each part of the line, in its order; priority 0 must stay, higher goes first."""
+        width = len(str(snap.steps))
+        parts: list[tuple[int, Text]] = []
+        phase = snap.phase if not snap.running else None
+        in_phase = phase is not None
+        if phase is not None:  # `step 1 · forward 3/7 “mignon”`
+            parts.append((0, Text(f"step {phase.step:>{width}} / {snap.steps} · {phase.label}", style="bold")))
+        elif self.history:  # a past step shown: which, then the live run's own line
+            parts.append((0, Text(self.history, style="bold reverse")))
+            parts.append((3, Text(f"step {snap.step:>{width}} / {snap.steps}", style="bold")))
+        else:
+            parts.append((0, Text(f"step {snap.step:>{width}} / {snap.steps}", style="bold")))
         computing = self.computing_label()
         if self.death:
-            text.append("engine stopped", style="bold red")
+            parts.append((0, Text("engine stopped", style="bold red")))
         elif self.pending and not computing:
-            text.append(self.pending, style="bold")
+            parts.append((0, Text(self.pending, style="bold")))
         elif snap.finished:
-            text.append("finished", style="bold green")
+            parts.append((0, Text("finished", style="bold green")))
         elif snap.running:
-            text.append("running", style="bold green")
-            if snap.until is not None:
-                text.append(f" to step {snap.until}", style="bold green")
-        else:
-            text.append("paused", style="bold yellow")
+            until = f" to step {snap.until}" if snap.until is not None else ""
+            parts.append((0, Text(f"running{until}", style="bold green")))
+        else:  # (a past step or a phase is shown only while paused: they say enough when room is short)
+            parts.append((2 if self.history or in_phase else 0, Text("paused", style="bold yellow")))
         if computing:
-            text.append(" · ")
-            text.append(computing, style="bold")
+            parts.append((1, Text(computing, style="bold")))
         if not self.death:
-            text.append(" · ")
-            text.append(rate_label(snap.steps_per_second))
+            rate = Text(rate_label(snap.steps_per_second))
             if snap.speed_cap is not None:
-                text.append(f" (cap {snap.speed_cap:g})", style="dim")
-        text.append(" · ")
-        text.append(snap.engine, style="bold")
-        text.append(f" · {self.dataset}")
+                rate.append(f" (cap {snap.speed_cap:g})", style="dim")
+            parts.append((4, rate))
+        parts.append((5, Text(snap.engine, style="bold")))
+        parts.append((6, Text(self.dataset)))
         if self.saved:
-            text.append(f" · {self.saved}")
+            parts.append((3, Text(self.saved)))
         if snap.schedule_note:
-            text.append(f" · {snap.schedule_note}", style="dim")
+            parts.append((2, Text(snap.schedule_note, style="dim")))
         if self.death:
-            text.append(f" · {self.death.removeprefix('the engine process ').removeprefix('was ')}", style="bold red")
-        elif self.notice:
-            text.append(f" · {self.notice}", style="bold red")
-        return text
+            parts.append((1, Text(self.death.removeprefix("the engine process ").removeprefix("was "),
+                                  style="bold red")))
+        elif self.notice:  # (once `.` has begun the next step, that step's phase comes first)
+            parts.append((1 if in_phase else 0, Text(self.notice, style="bold red")))
+        return parts
+
+
+def _width(parts: list[tuple[int, Text]], kept: list[int]) -> int:
+    """Cells taken by the kept parts and the ` · ` between them."""
+    return sum(parts[i][1].cell_len for i in kept) + 3 * (len(kept) - 1)

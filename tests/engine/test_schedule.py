@@ -96,3 +96,15 @@ def test_a_trainer_extended_midway_equals_one_with_the_schedule_from_the_start()
     assert [r.lr for r in reports] == [0.01 * (1 - (s - 1) / 6) for s in (1, 2, 3)] + \
         [0.01 * (1 - (s - 1) / 10) for s in range(4, 11)]
     assert all(r.steps == 10 for r in reports[3:])
+
+
+def test_the_status_names_the_first_step_that_differs_from_the_configured_run() -> None:
+    extended = Schedule.plain(5e-3, 20).extend(40, at=21)  # the tester's run: 20 steps, then "Extend the schedule…" 40
+    assert extended.first_change() == 21
+    assert extended.status() == "differs from the reference from step 21"
+    assert extended.first_difference() == 2  # a plain 40-step run is another matter (the describe() sentence)
+    assert Schedule.plain(0.01, 1000).extend(2000, at=1001).status() == "differs from the reference from step 1001"
+    assert Schedule.plain(0.01, 1000).extend(500, at=101).status() == "differs from the reference from step 101"
+    assert Schedule.plain(0.01, 1000).extend(2000, at=1).status() is None  # changed before step 1: as configured
+    assert Schedule.plain(0.01, 20).extend(40, at=21).set_lr(0.1, at=30).status() == \
+        "differs from the reference from step 21"

@@ -18,8 +18,10 @@ from microgpt.config import Config
 from microgpt.sampling import softmax_probs, top_candidates
 from microgpt.trainer import Trainer
 from microgpt_tui.app import next_speed_cap
+from microgpt_tui.messages import EngineDied, Progress
 from microgpt_tui.widgets.attention_map import AttentionMap
 from microgpt_tui.widgets.choice_screen import ChoiceScreen
+from microgpt_tui.widgets.graph_pane import GraphPane
 from microgpt_tui.widgets.help_screen import HelpScreen
 from microgpt_tui.widgets.pane import Pane
 from microgpt_tui.widgets.sampler import Sampler
@@ -470,6 +472,21 @@ async def test_r_restarts_from_step_zero_asking_first(trainer, make_app, ready, 
         assert list(app.snapshot.losses) == [headless.step().loss, headless.step().loss]
 
 
+async def test_r_keeps_the_graph_mode_chosen_last(names, make_app, ready, until, steps):
+    app = make_app(Trainer(names, Config(n_embd=8, n_head=2, block_size=8)))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        await steps(pilot, 1)
+        await pilot.press("m")
+        await until(pilot, lambda: app.live.engine == "atomic", what="atomic mode")
+        await pilot.press("r", "y")
+        await until(pilot, lambda: app.live.step == 0 and app.live.commands >= app.runner.sent, what="step 0")
+        assert app.live.engine == "atomic"
+        assert any("atomic mode" in str(n.message) for n in app._notifications)
+        await steps(pilot, 1)
+        assert app.snapshot.report.engine == "atomic"
+
+
 async def test_a_finished_run_still_samples_saves_and_switches_heads(names, make_app, ready, until, tmp_path):
     app = make_app(Trainer(names, Config(steps=3)), save_path=str(tmp_path / "run.json"))
     async with app.run_test(size=(100, 32)) as pilot:
@@ -597,10 +614,13 @@ async def test_the_engines_death_is_said_and_a_new_engine_starts(trainer, make_a
         await steps(pilot, 2)
         await pilot.press("space")
         await until(pilot, lambda: app.snapshot.running, what="training to run")
-        shown = app.query_one("#loss", Pane).render().renderables[0].plain
         old_pid = app.runner.pid
         os.kill(old_pid, signal.SIGKILL)
         await until(pilot, lambda: isinstance(app.screen, ChoiceScreen), what="the question after the death")
+        # (records already in the pipe when it was killed may still arrive: the panes keep the last of them)
+        shown = app.query_one("#loss", Pane).render().renderables[0].plain
+        assert f"loss {app.snapshot.losses[-1]:.4f}" in shown
+        await pilot.pause(0.3)
         line = status.render().plain
         assert "engine stopped" in line and "running" not in line and "steps/s" not in line
         assert "killed by signal 9 (SIGKILL)" in line
@@ -721,7 +741,7 @@ async def test_extend_the_schedule_from_the_palette(names, make_app, ready, unti
         await until(pilot, lambda: app.snapshot.steps == 5, what="the longer schedule")
         assert any("step 4" in str(n.message) for n in app._notifications)
         assert app.query_one("#loss").marks == (4,)
-        assert "differs from the reference" in app.query_one(StatusBar).render().plain
+        assert "differs from the reference from step 4" in app.query_one(StatusBar).render().plain  # not step 2
         await pilot.press("space")
         await until(pilot, lambda: app.snapshot.finished and app.snapshot.step == 5, what="step 5")
 
@@ -736,6 +756,12 @@ async def test_m_on_a_finished_run_shows_the_last_step_in_atomic_at_once(names, 
         await pilot.press("m")
         await until(pilot, lambda: app.snapshot.report.engine == "atomic", what="the atomic graph")
         assert app.snapshot.report.graph.nodes > 5 * fused and app.snapshot.step == 2
+        shown = "\n".join(line.plain for line in app.query_one(GraphPane).build_lines(60, 30))
+        assert "step 2 (atomic)" in shown and "not run" not in shown  # the table agrees with the graph shown
+        assert re.search(r"▶atomic +[\d.,k]+ +— ms", shown) and "Same losses" in shown and "nan" not in shown
+        said = [str(n.message) for n in app._notifications]
+        assert any("step 2's graph recomputed in atomic mode" in m for m in said)
+        assert not any("from the next step" in m for m in said)  # there is none
 
 
 async def test_while_training_every_pane_names_the_same_step(trainer, make_app, ready, until):
@@ -753,3 +779,53 @@ async def test_while_training_every_pane_names_the_same_step(trainer, make_app, 
             else:  # only while the panes take their turns after a change (within one redraw interval)
                 assert time.monotonic() - app._shown_at < 1 / 4.0 + 0.25, steps  # (slack: a busy machine)
         assert agreed > 10  # (most samples agree on an idle machine; a loaded one redraws slower)
+
+
+
+async def test_quitting_at_once_never_raises_from_a_late_timer_or_snapshot(names, make_app, ready):
+    """Started and quit at once, again and again: the help's layout timer (0.5 s after training starts) and the
+    engine's snapshots may arrive while the screen is being taken down; neither may raise (NoMatches)."""
+    for attempt in range(5):
+        app = make_app(Trainer(names, Config()), paused=False)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await ready(pilot)
+            await pilot.pause(0.42 + 0.04 * attempt)  # around the help's timer, while snapshots stream in
+            app.exit()
+    # The same, made certain: the timer and a snapshot handled after the screen is gone do nothing.
+    live = app.live
+    assert live is not None and not app.is_running
+    app._lay_out_help()
+    app.on_progress(Progress(live))
+    app.on_engine_died(EngineDied("the engine process was killed by signal 9"))
+
+
+async def test_after_a_death_a_checkpoint_of_another_run_is_not_offered(trainer, make_app, ready, until, tmp_path):
+    from microgpt.data import Dataset
+
+    path = tmp_path / "run.json"
+    other = Trainer(Dataset.from_docs(["abc", "bca", "cab"], name="abc"), Config())
+    other.step()
+    save_checkpoint(other, path)  # the file saves go to holds a run of another dataset
+    app = make_app(trainer, save_path=str(path))
+    async with app.run_test(size=(100, 32)) as pilot:
+        await ready(pilot)
+        os.kill(app.runner.pid, signal.SIGKILL)
+        await until(pilot, lambda: isinstance(app.screen, ChoiceScreen), what="the question after the death")
+        question = str(app.screen.query_one("#choices").render())
+        body = str(app.screen.query_one("#body").render())
+        assert "restart from the checkpoint" not in question and "restart from step 0" in question
+        assert "no restart from a checkpoint:\nit holds a run of another dataset ('abc', 3 docs)" in body
+        await pilot.press("c")  # not a choice: stay and look
+        assert not isinstance(app.screen, ChoiceScreen) and not app.runner.alive
+        save_checkpoint(Trainer(trainer.dataset, Config(n_embd=8)), path)  # this dataset, another model
+        app.offer_restart()
+        await until(pilot, lambda: isinstance(app.screen, ChoiceScreen), what="the question again")
+        body = str(app.screen.query_one("#body").render())
+        assert "no restart from a checkpoint:\nit holds a run of another configuration (n_embd 8)" in body
+        assert "restart from the checkpoint" not in str(app.screen.query_one("#choices").render())
+        await pilot.press("x")
+        path.unlink()
+        app.offer_restart()
+        await until(pilot, lambda: isinstance(app.screen, ChoiceScreen), what="the question again")
+        body = str(app.screen.query_one("#body").render())
+        assert f"no restart from a checkpoint:\nnothing saved at {path} yet" in body

@@ -200,13 +200,33 @@ def test_a_ghost_run_is_drawn_dim_behind_and_named_in_the_legend():
     mine, theirs = falling(200, 8), falling(300, 9, start=3.3, end=1.6)
     plain = chart(mine).build_lines(120, 30)
     with_ghost = chart(mine, ghosts=(Ghost("lr 0.1", theirs),)).build_lines(120, 30)
-    assert any("⠒ lr 0.1" in line.plain for line in with_ghost)
+    assert any(line.plain == "·1 lr 0.1" for line in with_ghost)  # its own legend line, its own glyph
     dim = [span for line in with_ghost for span in line.spans if not isinstance(span.style, str) and
            span.style.color is not None and span.style.color.number == 246]
     assert dim  # drawn in the ghost's grey (256 colours)
     assert [line.plain for line in plain] != [line.plain for line in with_ghost]
     # the ghost reaches step 300: the x axis grows to show it, and its low values widen the y range
     assert "300" in " ".join(line.plain for line in with_ghost) or "500" in " ".join(line.plain for line in with_ghost)
+
+
+def test_every_ghost_has_its_own_legend_line_and_its_number_at_its_curves_end_also_without_colour():
+    mine = falling(200, 8)
+    ghosts = (Ghost("fast.json: lr 0.02", falling(300, 9, start=3.3, end=1.6)),
+              Ghost("wide.json: n_embd 32", falling(250, 12, start=3.4, end=1.9)),
+              Ghost("before the branch at step 40", falling(160, 13), first_step=41))
+    widget = chart(mine, ghosts=ghosts)
+    widget.set_reactive(LossChart.color_mode, "none")
+    for width, height in ((48, 27), (78, 18), (120, 30)):  # 100x32's loss pane, 80x24's tab, a wide one
+        lines = [line.plain for line in widget.build_lines(width, height)]
+        assert "·1 fast.json: lr 0.02" in lines and "·3 before the branch at step 40" in lines, (width, lines)
+        assert "·2 wide.json: n_embd 32" in lines
+        assert any("guess 3.30" in line for line in lines)
+        rows, _ = plot_rows(widget.build_lines(width, height))
+        plot = "".join(rows)
+        assert "·" in plot and any(0x2800 < ord(ch) <= 0x28FF for ch in plot)  # ghosts `·`, this run braille
+        assert all(str(n) in plot for n in (1, 2, 3))  # each ghost's number at its curve's end
+    short = [line.plain for line in widget.build_lines(48, 14)]  # few rows: the last ghosts are counted
+    assert "·1 fast.json: lr 0.02" in short or any(line.startswith("·1-3 3 more runs") for line in short)
 
 
 @pytest.mark.parametrize("mode", ["none", "16", "256", "truecolor"])
