@@ -98,7 +98,8 @@ class Pane(Widget, can_focus=True):
     def update_content(self) -> None:
         """Rebuild the lines from the pane's data, and repaint the lines that changed (all of them on a resize)."""
         size = self.content_size
-        if not self.is_mounted or not size:
+        if not self.is_mounted or not size:  # hidden (tab mode, behind a maximised pane): nothing on screen to
+            self._forget_lines()  # repaint, but the kept lines are now stale: drawn afresh when shown again
             return
         if size != self._lines_size:
             self._rebuild(size)
@@ -111,6 +112,12 @@ class Pane(Widget, can_focus=True):
             self._strips.pop(y, None)
         if changed:
             self.refresh(*(Region(0, y, size.width, n) for y, n in runs(changed)))
+
+    def _forget_lines(self) -> None:
+        """Drop the kept lines, so that the next `render_line` builds them from the data as it is then."""
+        self._lines = []
+        self._lines_size = Size(0, 0)
+        self._strips.clear()
 
     def _rebuild(self, size: Size) -> None:
         self._lines = self._fit(self.build_lines(size.width, size.height), size)

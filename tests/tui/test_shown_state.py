@@ -1,0 +1,109 @@
+"""The shown state on every pane, as a user tester drove it: a pane hidden while the state changed shows the new
+state when it is shown again; the update phase of the live step is shown; a sample's attention gives way to any
+other change of the shown step; "not computed yet" is never `nan`; a probe is named on every pane that shows it;
+history's sparklines end at the shown step."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from microgpt_tui.app import MicroGPTApp
+from microgpt_tui.palette import sci
+from microgpt_tui.widgets.grad_norms import GradNorms
+from microgpt_tui.widgets.graph_pane import GraphPane
+from microgpt_tui.widgets.loss_chart import LossChart
+from microgpt_tui.widgets.pane import Pane
+from tests.tui.conftest import wait_until
+
+
+def on_screen(app: MicroGPTApp, pane: Pane) -> list[str]:
+    """The pane's content lines as the screen shows them (the compositor's output, not the pane's own idea)."""
+    strips = app.screen._compositor.render_strips()
+    region = pane.content_region
+    return [strips[y].crop(region.x, region.right).text for y in range(region.y, region.bottom)]
+
+
+def title_step(pane: Pane) -> int:
+    """The step a pane's title names."""
+    found = re.search(r"step (\d+)", str(pane.border_title))
+    assert found, pane.border_title
+    return int(found.group(1))
+
+
+async def press(pilot: Any, *keys: str) -> None:
+    """Press keys one by one, waiting after `n` for its step (the engine answers between key presses)."""
+    app = pilot.app
+    for key in keys:
+        target = (app.live.step if app.live is not None else 0) + 1
+        await pilot.press(key)
+        if key == "n":
+            await wait_until(pilot, lambda t=target: app.snapshot is not None and app.snapshot.step >= t,
+                             what=f"step {target}")
+        await pilot.pause(0.05)
+    await pilot.pause(0.1)
+
+
+def check_loss(app: MicroGPTApp) -> None:
+    """The loss pane's body is of the step its title names: that step's loss and document."""
+    pane = app.query_one(LossChart)
+    step = title_step(pane)
+    report = app.snapshot.report if app.snapshot is not None else None
+    assert report is not None and report.step == step
+    text = "\n".join(on_screen(app, pane))
+    assert f"loss {report.loss:.4f}" in text, text
+    assert f"“{report.doc}”" in text, text
+
+
+def check_graph(app: MicroGPTApp) -> None:
+    """The graph pane's body is of the step its title names."""
+    pane = app.query_one(GraphPane)
+    step = title_step(pane)
+    report = app.snapshot.report if app.snapshot is not None else None
+    assert report is not None and report.step == step
+    lines = on_screen(app, pane)
+    assert lines[0].startswith(f"step {step} "), lines
+    assert f"{report.graph.nodes:,} nodes" in "\n".join(lines), lines
+
+
+def check_grads(app: MicroGPTApp) -> None:
+    """The gradient pane's numbers are the titled step's."""
+    pane = app.query_one(GradNorms)
+    step = title_step(pane)
+    report = app.snapshot.report if app.snapshot is not None else None
+    assert report is not None and report.step == step
+    text = "\n".join(on_screen(app, pane))
+    for stats in report.matrices[:3]:
+        assert f"{sci(stats.grad_norm)}" in text, (stats, text)
+
+
+@pytest.mark.parametrize("keys, step", [("4nn1", 2), ("4n1", 1), ("4nnn1", 3)])
+async def test_a_tab_hidden_while_steps_are_taken_shows_the_latest_step(trainer, make_app, ready, keys, step):
+    app = make_app(trainer)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        await press(pilot, *keys)
+        assert app.snapshot is not None and app.snapshot.step == step
+        check_loss(app)
+        await press(pilot, "4")
+        check_graph(app)
+        await press(pilot, "3")
+        check_grads(app)
+
+
+async def test_a_pane_behind_a_maximised_one_shows_the_latest_step_when_restored(trainer, make_app, ready):
+    app = make_app(trainer)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await ready(pilot)
+        await press(pilot, "n", "1", "z", "n", "z")
+        assert app.snapshot is not None and app.snapshot.step == 2
+        check_loss(app)
+        check_graph(app)
+        check_grads(app)
+        await press(pilot, "4", "z", "n", "n", "z")  # the maximised one changes too; the others catch up
+        assert app.snapshot is not None and app.snapshot.step == 4
+        check_loss(app)
+        check_graph(app)
+        check_grads(app)
