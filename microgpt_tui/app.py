@@ -327,8 +327,9 @@ class MicroGPTApp(App[None]):
                 self.set_timer(wait, self._show_late)
             return
         self._shown_at = now
-        past = self.past if self.history_step is not None else None
-        self.snapshot = shown_snapshot(live, self.phase, self.probe, self.matrix_names, past)
+        history = self.history_step is not None
+        self.snapshot = shown_snapshot(live, self.phase, self.probe, self.matrix_names, self.past if history else None,
+                                       history)
         self._say_history()
 
     def _show_late(self) -> None:
@@ -366,11 +367,11 @@ class MicroGPTApp(App[None]):
         self.live = snapshot
         if self.history_step is not None and snapshot.step <= self.history_step:  # a branch or restart went back
             self.leave_history()
-        if snapshot.phase is None or snapshot.running:  # between steps, or training on: no phase to show
+        if snapshot.running or snapshot.phase is None:  # between steps, or training on: no phase to show ...
             if self.history_step is None:
-                self.phase = None
+                self.phase = live_phase_after(self.phase, snapshot)
             else:
-                self._live_phase = None
+                self._live_phase = live_phase_after(self._live_phase, snapshot)
         self._show()
         for line in self.query(ModelLine):  # (none while the app is closing)
             line.engine = snapshot.engine
@@ -980,6 +981,19 @@ class MicroGPTApp(App[None]):
         self.leave_history()
         self.query_one(StatusBar).notice = message.text
         self.say("halted", message.text, title="breakpoint: training paused (space runs on)", timeout=10)
+
+
+def live_phase_after(phase: PhaseReport | None, snapshot: Snapshot) -> PhaseReport | None:
+    """The live phase to show once the step in progress has ended: none, except the update a `.` has just done.
+
+    The update is the last unit of a step: when it is done the step is done, but it is shown (Adam's moves, the
+    update ratios, the Inside pane's update detail) until the next key moves on: `.` to the next step's document,
+    `n` or `space` to training.
+    """
+    if phase is None or snapshot.running:
+        return None
+    just_done = phase.phase.kind == "update" and phase.phase.step == snapshot.step
+    return phase if just_done else None
 
 
 def next_speed_cap(cap: float | None, direction: int, rate: float | None = None) -> float | None:

@@ -36,14 +36,18 @@ def source_of(phase: PhaseReport | None, probe: ProbeReport | None, past: StepRe
 
 
 def shown_snapshot(live: Snapshot, phase: PhaseReport | None, probe: ProbeReport | None,
-                   names: tuple[str, ...], past: StepReport | None = None) -> Snapshot:
-    """The one snapshot every training pane draws (`names`: the model's matrices, in the reference's order)."""
+                   names: tuple[str, ...], past: StepReport | None = None, history: bool = False) -> Snapshot:
+    """The one snapshot every training pane draws (`names`: the model's matrices, in the reference's order).
+
+    `history`: a past step is shown (`past`, once replayed; `phase` is then one of its phases). The snapshot's
+    `phase` is the live step's phase shown, for the status line; none in history (the history label names it).
+    """
     if probe is not None:
         return replace(live, report=report_of_probe(probe, live, names))
     if phase is not None:
-        return replace(live, report=report_of_phase(phase, live, names))
+        return replace(live, report=report_of_phase(phase, live, names), phase=None if history else phase.phase)
     if past is not None:
-        return replace(live, report=past)
+        return replace(live, report=past, phase=None)
     return live
 
 

@@ -10,13 +10,18 @@ from typing import Any
 
 import pytest
 
+from microgpt.config import Config
+from microgpt.trainer import Trainer
 from microgpt_tui.app import MicroGPTApp
 from microgpt_tui.palette import sci
 from microgpt_tui.widgets.grad_norms import GradNorms
 from microgpt_tui.widgets.graph_pane import GraphPane
 from microgpt_tui.widgets.loss_chart import LossChart
 from microgpt_tui.widgets.pane import Pane
+from microgpt_tui.widgets.status_bar import StatusBar
 from tests.tui.conftest import wait_until
+from tests.tui.test_inside import check_phase, step_phases
+from tests.tui.test_inside import shown as inside_text
 
 
 def on_screen(app: MicroGPTApp, pane: Pane) -> list[str]:
@@ -107,3 +112,49 @@ async def test_a_pane_behind_a_maximised_one_shows_the_latest_step_when_restored
         check_loss(app)
         check_graph(app)
         check_grads(app)
+
+
+# -- 2: the update phase of the live step ---------------------------------------------------------------------
+
+
+def status(app: MicroGPTApp) -> str:
+    return app.query_one(StatusBar).render().plain
+
+
+async def test_dot_through_the_live_step_shows_the_update_before_the_next_step(names, make_app, ready, until):
+    twin = Trainer(names, Config())
+    reports = step_phases(twin)  # the units of step 1 (`mignon` on the default dataset)
+    app = make_app(Trainer(names, Config()))
+    async with app.run_test(size=(100, 32)) as pilot:
+        await ready(pilot)
+        for report in reports:
+            await pilot.press("full_stop")
+            await until(pilot, lambda r=report: app.phase is not None and app.phase.phase == r.phase,
+                        what=report.phase.label)
+            assert report.phase.label in status(app)
+        assert reports[-1].phase.kind == "update" and app.live is not None and app.live.step == 1
+        await pilot.pause(0.2)  # the finished step's state has come too: the update stays on screen
+        assert app.phase is not None and app.phase.phase.kind == "update"
+        assert re.search(r"step +1 / 1000 · update", status(app)), status(app)
+        check_phase(inside_text(app), reports[-1])
+        grads = "\n".join(on_screen(app, app.query_one(GradNorms)))
+        assert all(sci(m.update_ratio) in grads for m in reports[-1].matrices[:3]), grads
+        await pilot.press("full_stop")  # the next step's document
+        await until(pilot, lambda: app.phase is not None and app.phase.phase.step == 2, what="step 2's document")
+        assert app.phase is not None and app.phase.phase.kind == "document"
+        assert re.search(r"step +2 / 1000 · document", status(app)), status(app)
+
+
+async def test_n_after_the_update_takes_the_next_step(names, make_app, ready, until):
+    app = make_app(Trainer(names, Config()))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        for _ in range(60):  # step 1 has fewer units
+            await pilot.press("full_stop")
+            await pilot.pause(0.05)
+            if app.phase is not None and app.phase.phase.kind == "update":
+                break
+        await until(pilot, lambda: "· update" in status(app), what="the update on the status line")
+        await pilot.press("n")
+        await until(pilot, lambda: app.snapshot is not None and app.snapshot.step == 2, what="step 2")
+        assert app.phase is None and "· update" not in status(app)
