@@ -26,10 +26,10 @@ def screens(terminal, args: list[str], env: dict[str, str], size: tuple[int, int
     term.wait_for(r"Loss · step 3")
     term.press("g")  # a sample, for the sampling pane
     if size[0] >= 100:
-        term.wait_for(r"drawn at 0\.50")
+        term.wait_for(r"T 0\.50 · “")
     shots = {"main": term.ansi()}
     if size[0] < 100:  # one pane at a time: look at each
-        panes = (("2", "[─═] Attention"), ("3", "[─═] Gradient norms"), ("4", "[─═] Graph"), ("5", r"drawn at 0\.50"))
+        panes = (("2", "[─═] Attention"), ("3", "[─═] Gradient norms"), ("4", "[─═] Graph"), ("5", r"T 0\.50 · “"))
         for key, shown in panes:
             term.press(key)
             term.wait_for(shown)
