@@ -304,10 +304,12 @@ class MicroGPTApp(App[None]):
         """While a probe is shown the screen carries `-probe`: the panes showing it are marked (app.tcss)."""
         self.screen.set_class(probe is not None, "-probe")
         self.query_one(StatusBar).probe = "" if probe is None else probe.word
+        self.showing_sample = False
         self._show()
 
     def watch_phase(self) -> None:
         """A phase of the step in progress is shown (or no longer is): the panes follow."""
+        self.showing_sample = False
         self._show()
 
     def _show(self) -> None:
@@ -387,7 +389,9 @@ class MicroGPTApp(App[None]):
         self.samples = (*self.samples, *message.samples)[-MAX_SAMPLES:]
         self._sample_seen_at = self.snapshot.step if self.snapshot is not None else 0
         self.sample_revealed = None
-        self.showing_sample = True
+        shown_step = self.history_step if self.history_step is not None else self._sample_seen_at
+        self.showing_sample = bool(message.samples) and message.samples[-1].step == shown_step  # (not if the
+        # shown step has moved on since `g`)
 
     def on_sampler_revealed(self, message: Sampler.Revealed) -> None:
         """The attention pane follows the sampler's letter-by-letter reveal."""
@@ -809,7 +813,8 @@ class MicroGPTApp(App[None]):
             status.history = label
 
     def watch_history_step(self) -> None:
-        """The status line says which step is shown."""
+        """The status line says which step is shown; a sample's attention gives way to that step's."""
+        self.showing_sample = False
         self._show()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

@@ -14,6 +14,7 @@ from microgpt.config import Config
 from microgpt.trainer import Trainer
 from microgpt_tui.app import MicroGPTApp
 from microgpt_tui.palette import sci
+from microgpt_tui.widgets.attention_map import AttentionMap
 from microgpt_tui.widgets.grad_norms import GradNorms
 from microgpt_tui.widgets.graph_pane import GraphPane
 from microgpt_tui.widgets.loss_chart import LossChart
@@ -158,3 +159,57 @@ async def test_n_after_the_update_takes_the_next_step(names, make_app, ready, un
         await pilot.press("n")
         await until(pilot, lambda: app.snapshot is not None and app.snapshot.step == 2, what="step 2")
         assert app.phase is None and "· update" not in status(app)
+
+
+# -- 3: a sample's attention only while it is the latest thing that happened --------------------------------
+
+
+def attention_of_step(app: MicroGPTApp) -> None:
+    """The attention pane shows the shown step's document, and its title names that step."""
+    pane = app.query_one(AttentionMap)
+    report = app.snapshot.report if app.snapshot is not None else None
+    assert report is not None
+    assert pane.sample is None and title_step(pane) == report.step, pane.border_title
+    assert f"document “{report.doc}”" in on_screen(app, pane)[0]
+
+
+async def test_scrubbing_after_a_sample_takes_attention_back_to_the_shown_step(trainer, make_app, until):
+    app = make_app(trainer, paused=False, until=20)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await until(pilot, lambda: app.snapshot is not None and app.snapshot.step == 20 and not app._wants_running,
+                    what="step 20")
+        await pilot.press("left")
+        await until(pilot, lambda: app.past is not None and app.past.step == 19, what="step 19")
+        await pilot.press("g")
+        await until(pilot, lambda: app.showing_sample, what="the sample of step 19")
+        pane = app.query_one(AttentionMap)
+        assert pane.sample is not None and pane.sample.step == 19
+        await pilot.press("left")
+        await until(pilot, lambda: app.past is not None and app.past.step == 18, what="step 18")
+        assert "history · step 18 (live: 20)" in status(app)
+        attention_of_step(app)
+        await pilot.press("g")
+        await until(pilot, lambda: app.showing_sample, what="a sample of step 18")
+        await pilot.press("full_stop", "full_stop")  # a phase of the shown step: its document, its first position
+        await until(pilot, lambda: app.phase is not None and app.phase.phase.kind == "forward", what="a position")
+        assert not app.showing_sample
+        attention_of_step(app)
+        await pilot.press("g")
+        await until(pilot, lambda: app.showing_sample, what="another sample")
+        await pilot.press("slash", "e", "m", "m", "a", "enter")  # a probe
+        await until(pilot, lambda: app.probe is not None, what="the probe")
+        await pilot.pause(0.1)
+        assert not app.showing_sample
+        attention_of_step(app)
+
+
+async def test_a_step_after_a_sample_takes_attention_back(trainer, make_app, ready, until, steps):
+    app = make_app(trainer)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await ready(pilot)
+        await steps(pilot, 1)
+        await pilot.press("g")
+        await until(pilot, lambda: app.showing_sample, what="a sample")
+        await steps(pilot, 1)
+        await pilot.pause(0.1)
+        attention_of_step(app)
