@@ -513,15 +513,25 @@ class EngineLoop:
             probe = trainer.probe(doc)
         except (ProbeError, ArithmeticError, ValueError):
             return
-        no_grad = math.nan  # no backward pass has run in this session: the gradients come with the next step
+        history = self._history
+        if history.start < k <= history.end:  # the checkpoint holds the step's record: its gradients, its ratios
+            matrices = history.record_at(k).matrices
+            first = max(history.start + 1, k - GRAD_HISTORY + 1)
+            for name in trainer.matrix_names:
+                self._grads[name] = deque(history.matrix_series(name, first, k), maxlen=GRAD_HISTORY)
+            self._nodes.extend(history.nodes[max(0, len(history.nodes) - NODE_HISTORY):])
+            grads = f"the gradients are step {k}'s, from the checkpoint's history"
+        else:  # no backward pass has run in this session, and the checkpoint has no record of the step
+            matrices = tuple(MatrixStats(name, p.NOT_COMPUTED, p.NOT_COMPUTED, p.NOT_COMPUTED)
+                             for name in trainer.matrix_names)
+            grads = "the checkpoint has no history: the gradients fill in with the next step"
         self._report = StepReport(
             step=k, steps=trainer.steps, loss=probe.loss, lr=trainer.schedule.lr_at(k), engine=probe.engine, doc=doc,
             tokens=probe.tokens, targets=probe.targets, position_losses=probe.position_losses, graph=probe.graph,
-            matrices=tuple(MatrixStats(name, no_grad, no_grad, no_grad) for name in trainer.matrix_names),
-            attention=probe.attention, timings=Timings(0.0, 0.0, 0.0),
+            matrices=matrices, attention=probe.attention, timings=Timings(0.0, 0.0, 0.0),
         )
         self._post(p.Notice(f"resumed at step {k}", f"the panes show step {k}'s document “{doc}” recomputed at the "
-                            f"restored weights (those after step {k}); the gradients fill in with the next step"))
+                            f"restored weights (those after step {k}); {grads}"))
 
     def _regraph(self) -> None:
         """A finished run's last step, its graph built again in the new mode (no update: the same weights)."""

@@ -12,6 +12,10 @@ from dataclasses import dataclass
 from microgpt.history import Ghost
 from microgpt.report import Phase, PhaseReport, ProbeReport, SampleToken, StepReport
 
+NOT_COMPUTED = -1.0
+"""A gradient norm, weight norm or update ratio not computed yet (before the update, or after a resume without the
+step's record): shown as `—`. Real ones are never negative, and a real NaN (a diverged run) stays NaN."""
+
 # -- requests: app -> engine ----------------------------------------------------------------------------------
 
 

@@ -20,6 +20,7 @@ from typing import Literal
 
 from microgpt.report import LossDetail, MatrixStats, PhaseReport, ProbeReport, StepReport, Timings, UpdateDetail
 from microgpt_tui.messages import Snapshot
+from microgpt_tui.protocol import NOT_COMPUTED
 
 Source = Literal["live", "phase", "probe", "history"]
 NO_TIMINGS = Timings(0.0, 0.0, 0.0)
@@ -52,8 +53,8 @@ def shown_snapshot(live: Snapshot, phase: PhaseReport | None, probe: ProbeReport
 
 
 def no_update(grads: dict[str, float], names: tuple[str, ...]) -> tuple[MatrixStats, ...]:
-    """Matrix rows before an update: the gradient norms so far (0 where none has arrived), no update yet (nan)."""
-    return tuple(MatrixStats(name, grads.get(name, 0.0), math.nan, math.nan) for name in names)
+    """Matrix rows before an update: the gradient norms so far (0 where none has arrived), no update yet."""
+    return tuple(MatrixStats(name, grads.get(name, 0.0), NOT_COMPUTED, NOT_COMPUTED) for name in names)
 
 
 def report_of_phase(phase: PhaseReport, live: Snapshot, names: tuple[str, ...]) -> StepReport:

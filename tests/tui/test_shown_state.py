@@ -5,17 +5,22 @@ history's sparklines end at the shown step."""
 
 from __future__ import annotations
 
+import argparse
+import math
 import re
 from typing import Any
 
 import pytest
 
+from microgpt.checkpoint import load_checkpoint
 from microgpt.config import Config
 from microgpt.trainer import Trainer
+from microgpt_tui.__main__ import saved_history
 from microgpt_tui.app import MicroGPTApp
 from microgpt_tui.palette import sci
+from microgpt_tui.protocol import NOT_COMPUTED
 from microgpt_tui.widgets.attention_map import AttentionMap
-from microgpt_tui.widgets.grad_norms import GradNorms
+from microgpt_tui.widgets.grad_norms import GradNorms, shown_value
 from microgpt_tui.widgets.graph_pane import GraphPane
 from microgpt_tui.widgets.loss_chart import LossChart
 from microgpt_tui.widgets.pane import Pane
@@ -213,3 +218,60 @@ async def test_a_step_after_a_sample_takes_attention_back(trainer, make_app, rea
         await steps(pilot, 1)
         await pilot.pause(0.1)
         attention_of_step(app)
+
+
+# -- 4: "not computed yet" is never nan ---------------------------------------------------------------------
+
+
+def grad_rows(app: MicroGPTApp) -> list[list[str]]:
+    """The gradient pane's matrix rows on screen, split into words (name, …, |grad|, upd/w)."""
+    lines = on_screen(app, app.query_one(GradNorms))
+    return [line.split() for line in lines[1:] if line.split() and line.split()[0] in NAMES]
+
+
+NAMES = ("wte", "wpe", "lm_head", "attn_wq", "attn_wk", "attn_wv", "attn_wo", "mlp_fc1", "mlp_fc2")
+
+
+def test_not_computed_is_a_dash_and_a_real_nan_stays_nan():
+    assert shown_value(NOT_COMPUTED) == "—"
+    assert shown_value(math.nan).strip() == "nan"
+    assert shown_value(0.125) == "1.2e-01"
+
+
+async def test_forward_phases_show_a_dash_for_the_update_ratio_until_the_update(names, make_app, ready, until):
+    app = make_app(Trainer(names, Config()))
+    async with app.run_test(size=(100, 32)) as pilot:
+        await ready(pilot)
+        await pilot.press("full_stop", "full_stop", "full_stop")
+        await until(pilot, lambda: app.phase is not None and app.phase.phase.kind == "forward", what="forward")
+        await pilot.pause(0.1)
+        rows = grad_rows(app)
+        assert len(rows) == 9 and all(row[-1] == "—" for row in rows), rows
+        assert "nan" not in "\n".join(on_screen(app, app.query_one(GradNorms)))
+
+
+async def test_a_resumed_run_shows_the_resumed_steps_gradients_from_its_history(trainer, make_app, until, tmp_path):
+    path = str(tmp_path / "run.json")
+    app = make_app(trainer, paused=False, until=8, save_path=path)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await until(pilot, lambda: app.snapshot is not None and app.snapshot.step == 8 and not app._wants_running,
+                    what="step 8")
+        last = app.live.report if app.live is not None else None
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: app.saved_step == 8, what="the save")
+    assert last is not None
+    resumed = load_checkpoint(path)
+    app = make_app(resumed, history=saved_history(argparse.Namespace(resume=path), resumed))
+    async with app.run_test(size=(100, 32)) as pilot:
+        await until(pilot, lambda: app.snapshot is not None and app.snapshot.report is not None, what="step 8")
+        await pilot.pause(0.2)
+        rows = grad_rows(app)
+        assert [row[-2:] for row in rows] == [[sci(m.grad_norm), sci(m.update_ratio)] for m in last.matrices]
+        assert all(len(row) == 4 and row[1] != "—" for row in rows), rows  # a history sparkline for each
+    bare = load_checkpoint(path)  # resumed without its history: a dash, and the notice says why
+    app = make_app(bare)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await until(pilot, lambda: app.snapshot is not None and app.snapshot.report is not None, what="step 8")
+        await pilot.pause(0.2)
+        rows = grad_rows(app)
+        assert len(rows) == 9 and all(row[-2:] == ["—", "—"] for row in rows), rows
