@@ -44,7 +44,7 @@ def shown_snapshot(live: Snapshot, phase: PhaseReport | None, probe: ProbeReport
     `phase` is the live step's phase shown, for the status line; none in history (the history label names it).
     """
     if probe is not None:
-        return replace(live, report=report_of_probe(probe, live, names))
+        return replace(live, report=report_of_probe(probe, live, names), probe=probe.word)
     if phase is not None:
         return replace(live, report=report_of_phase(phase, live, names), phase=None if history else phase.phase)
     if past is not None:

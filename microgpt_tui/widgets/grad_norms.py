@@ -49,6 +49,7 @@ gradients. On the default run `upd/w` is about 1e-1 at step 1, 1-3e-2 by step 10
 """
 
     attn_layer: var[int] = var(0)  # the layer shown when not every layer fits
+    SHOWS_PROBE = False  # a probe has no gradients: the pane keeps training's
 
     def __init__(self, n_layer: int, *, id: str | None = None) -> None:
         super().__init__(id=id)

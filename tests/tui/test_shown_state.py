@@ -275,3 +275,34 @@ async def test_a_resumed_run_shows_the_resumed_steps_gradients_from_its_history(
         await pilot.pause(0.2)
         rows = grad_rows(app)
         assert len(rows) == 9 and all(row[-2:] == ["—", "—"] for row in rows), rows
+
+
+# -- 8: a probe is named on every pane that shows it --------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", [(100, 32), (160, 48)], ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_every_pane_showing_a_probe_says_so(names, make_app, ready, until, steps, size):
+    app = make_app(Trainer(names, Config()))
+    async with app.run_test(size=size) as pilot:
+        await ready(pilot)
+        await steps(pilot, 3)
+        await pilot.press("slash", "e", "m", "m", "a", "enter")
+        await until(pilot, lambda: app.snapshot is not None and app.snapshot.probe == "emma", what="the probe")
+        await pilot.pause(0.1)
+        probe = app.probe
+        assert probe is not None
+        loss = " ".join(on_screen(app, app.query_one(LossChart))[:2])
+        assert "probe “emma” · not trained on" in loss and f"mean loss {probe.loss:.4f}" in loss, loss
+        assert "3-step mean" not in loss and "smoothed" not in loss.split("⠒")[0]
+        attention = app.query_one(AttentionMap)
+        assert "probe “emma”" in str(attention.border_title), attention.border_title
+        assert on_screen(app, attention)[0].startswith("probe “emma” · not trained on")
+        graph = app.query_one(GraphPane)
+        assert "probe “emma”" in str(graph.border_title) and on_screen(app, graph)[0].startswith("probe “emma”")
+        grads = app.query_one(GradNorms)  # training's gradients, named by their step
+        assert "probe" not in str(grads.border_title) and title_step(grads) == 3
+        await pilot.press("escape")
+        await until(pilot, lambda: app.snapshot is not None and app.snapshot.probe is None, what="training again")
+        await pilot.pause(0.1)
+        check_loss(app)
+        assert title_step(attention) == 3 and "probe" not in on_screen(app, attention)[0]
