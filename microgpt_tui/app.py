@@ -11,6 +11,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import ClassVar
 
 from textual import events, on
@@ -208,6 +209,8 @@ class MicroGPTApp(App[None]):
         self.engine_death = ""  # why the engine process died; "" while it lives
         self.runner = Runner(trainer, self.post_message, fps=fps, history=history, breaks=breaks)
         self.past: StepReport | None = None  # the shown past step's report, once the engine has replayed it
+        self._past_series: tuple[tuple[tuple[str, tuple[float, ...]], ...], tuple[int, ...]] = ((), ())  # its
+        # recent gradient norms and graph sizes
         self._live_phase: PhaseReport | None = None  # the live step's phase, kept while a past step is shown
         self.first_step = 1  # the first step the history can show
         self.training_docs = TrainingDocs(getattr(trainer, "docs", self.dataset.docs))  # in training order
@@ -330,8 +333,12 @@ class MicroGPTApp(App[None]):
             return
         self._shown_at = now
         history = self.history_step is not None
-        self.snapshot = shown_snapshot(live, self.phase, self.probe, self.matrix_names, self.past if history else None,
-                                       history)
+        snapshot = shown_snapshot(live, self.phase, self.probe, self.matrix_names, self.past if history else None,
+                                  history)
+        if history and self.past is not None:  # the sparklines end at the shown step too
+            grads, nodes = self._past_series
+            snapshot = replace(snapshot, grad_history=grads, node_history=nodes)
+        self.snapshot = snapshot
         self._say_history()
 
     def _show_late(self) -> None:
@@ -869,6 +876,7 @@ class MicroGPTApp(App[None]):
         """The past step asked for, replayed: every pane shows it (a stale answer to an earlier key is dropped)."""
         if message.report.step == self.history_step:
             self.past = message.report
+            self._past_series = (message.grad_history, message.node_history)
             self._show()
 
     def on_past_phase_shown(self, message: PastPhaseShown) -> None:

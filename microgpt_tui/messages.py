@@ -163,9 +163,11 @@ class EngineDied(Message):
 
 @dataclass
 class PastShown(Message):
-    """A past step's whole report, replayed exactly."""
+    """A past step's whole report, replayed exactly, and the recent gradient norms and graph sizes up to it."""
 
     report: StepReport
+    grad_history: tuple[tuple[str, tuple[float, ...]], ...] = ()
+    node_history: tuple[int, ...] = ()
 
 
 @dataclass

@@ -305,9 +305,12 @@ class Crash:
 
 @dataclass(frozen=True, eq=False)
 class Past:
-    """A past step's whole report, replayed exactly (timings are the recorded ones)."""
+    """A past step's whole report, replayed exactly (timings are the recorded ones), and the recent gradient norms
+    and graph sizes up to it (from the step records), for the sparklines."""
 
     report: StepReport
+    grad_history: tuple[tuple[str, tuple[float, ...]], ...] = ()
+    node_history: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, eq=False)

@@ -306,3 +306,29 @@ async def test_every_pane_showing_a_probe_says_so(names, make_app, ready, until,
         await pilot.pause(0.1)
         check_loss(app)
         assert title_step(attention) == 3 and "probe" not in on_screen(app, attention)[0]
+
+
+# -- 13c: history's sparklines end at the shown step --------------------------------------------------------
+
+
+async def test_history_sparklines_end_at_the_shown_step(trainer, make_app, until):
+    app = make_app(trainer, paused=False, until=30)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await until(pilot, lambda: app.snapshot is not None and app.snapshot.step == 30 and not app._wants_running,
+                    what="step 30")
+        live = app.snapshot
+        assert live is not None and len(live.node_history) == 30
+        await pilot.press("home", *["right"] * 9)
+        await until(pilot, lambda: app.past is not None and app.past.step == 10, what="step 10")
+        await pilot.pause(0.1)
+        shown = app.snapshot
+        assert shown is not None and shown.report is not None
+        grads = dict(shown.grad_history)
+        assert [grads[m.name][-1] for m in shown.report.matrices] == [m.grad_norm for m in shown.report.matrices]
+        assert all(len(values) == 10 for values in grads.values())
+        assert dict(live.grad_history)["wte"][:10] == grads["wte"]  # the run's own records, up to step 10
+        assert shown.node_history == live.node_history[:10] and shown.node_history[-1] == shown.report.graph.nodes
+        await pilot.press("end")
+        await until(pilot, lambda: app.history_step is None, what="the live step")
+        await pilot.pause(0.1)
+        assert app.snapshot is not None and app.snapshot.node_history == live.node_history
