@@ -174,7 +174,12 @@ def attention_of_step(app: MicroGPTApp) -> None:
     pane = app.query_one(AttentionMap)
     report = app.snapshot.report if app.snapshot is not None else None
     assert report is not None
-    assert pane.sample is None and title_step(pane) == report.step, pane.border_title
+    assert pane.sample is None
+    if app.snapshot is not None and app.snapshot.probe is not None:  # a probe: named instead of a step
+        assert f"probe “{report.doc}”" in str(pane.border_title), pane.border_title
+        assert on_screen(app, pane)[0].startswith(f"probe “{report.doc}”")
+        return
+    assert title_step(pane) == report.step, pane.border_title
     assert f"document “{report.doc}”" in on_screen(app, pane)[0]
 
 
