@@ -13,6 +13,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import ClassVar, Concatenate, ParamSpec, TypeVar, cast
 
 from textual import events, on
@@ -230,6 +231,8 @@ class MicroGPTApp(App[None]):
         self.engine_death = ""  # why the engine process died; "" while it lives
         self.runner = Runner(trainer, self.post_message, fps=fps, history=history, breaks=breaks)
         self.past: StepReport | None = None  # the shown past step's report, once the engine has replayed it
+        self._past_series: tuple[tuple[tuple[str, tuple[float, ...]], ...], tuple[int, ...]] = ((), ())  # its
+        # recent gradient norms and graph sizes
         self._live_phase: PhaseReport | None = None  # the live step's phase, kept while a past step is shown
         self.first_step = 1  # the first step the history can show
         self.training_docs = TrainingDocs(getattr(trainer, "docs", self.dataset.docs))  # in training order
@@ -327,10 +330,12 @@ class MicroGPTApp(App[None]):
         """While a probe is shown the screen carries `-probe`: the panes showing it are marked (app.tcss)."""
         self.screen.set_class(probe is not None, "-probe")
         self.query_one(StatusBar).probe = "" if probe is None else probe.word
+        self.showing_sample = False
         self._show()
 
     def watch_phase(self) -> None:
         """A phase of the step in progress is shown (or no longer is): the panes follow."""
+        self.showing_sample = False
         self._show()
 
     def _show(self) -> None:
@@ -350,8 +355,13 @@ class MicroGPTApp(App[None]):
                 self.set_timer(wait, self._show_late)
             return
         self._shown_at = now
-        past = self.past if self.history_step is not None else None
-        self.snapshot = shown_snapshot(live, self.phase, self.probe, self.matrix_names, past)
+        history = self.history_step is not None
+        snapshot = shown_snapshot(live, self.phase, self.probe, self.matrix_names, self.past if history else None,
+                                  history)
+        if history and self.past is not None:  # the sparklines end at the shown step too
+            grads, nodes = self._past_series
+            snapshot = replace(snapshot, grad_history=grads, node_history=nodes)
+        self.snapshot = snapshot
         self._say_history()
 
     @while_running
@@ -391,11 +401,11 @@ class MicroGPTApp(App[None]):
         self.live = snapshot
         if self.history_step is not None and snapshot.step <= self.history_step:  # a branch or restart went back
             self.leave_history()
-        if snapshot.phase is None or snapshot.running:  # between steps, or training on: no phase to show
+        if snapshot.running or snapshot.phase is None:  # between steps, or training on: no phase to show ...
             if self.history_step is None:
-                self.phase = None
+                self.phase = live_phase_after(self.phase, snapshot)
             else:
-                self._live_phase = None
+                self._live_phase = live_phase_after(self._live_phase, snapshot)
         self._show()
         for line in self.mounted(ModelLine):  # (none while the app is closing)
             line.engine = snapshot.engine
@@ -412,7 +422,9 @@ class MicroGPTApp(App[None]):
         self.samples = (*self.samples, *message.samples)[-MAX_SAMPLES:]
         self._sample_seen_at = self.snapshot.step if self.snapshot is not None else 0
         self.sample_revealed = None
-        self.showing_sample = True
+        shown_step = self.history_step if self.history_step is not None else self._sample_seen_at
+        self.showing_sample = bool(message.samples) and message.samples[-1].step == shown_step  # (not if the
+        # shown step has moved on since `g`)
 
     def on_sampler_revealed(self, message: Sampler.Revealed) -> None:
         """The attention pane follows the sampler's letter-by-letter reveal."""
@@ -878,7 +890,8 @@ class MicroGPTApp(App[None]):
         return [cast(W, widget) for widget in found if widget.is_attached]
 
     def watch_history_step(self) -> None:
-        """The status line says which step is shown."""
+        """The status line says which step is shown; a sample's attention gives way to that step's."""
+        self.showing_sample = False
         self._show()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -934,6 +947,7 @@ class MicroGPTApp(App[None]):
         """The past step asked for, replayed: every pane shows it (a stale answer to an earlier key is dropped)."""
         if message.report.step == self.history_step:
             self.past = message.report
+            self._past_series = (message.grad_history, message.node_history)
             self._show()
 
     @while_running
@@ -1055,6 +1069,19 @@ class MicroGPTApp(App[None]):
         self.leave_history()
         self.query_one(StatusBar).notice = message.text
         self.say("halted", message.text, title="breakpoint: training paused (space runs on)", timeout=10)
+
+
+def live_phase_after(phase: PhaseReport | None, snapshot: Snapshot) -> PhaseReport | None:
+    """The live phase to show once the step in progress has ended: none, except the update a `.` has just done.
+
+    The update is the last unit of a step: when it is done the step is done, but it is shown (Adam's moves, the
+    update ratios, the Inside pane's update detail) until the next key moves on: `.` to the next step's document,
+    `n` or `space` to training.
+    """
+    if phase is None or snapshot.running:
+        return None
+    just_done = phase.phase.kind == "update" and phase.phase.step == snapshot.step
+    return phase if just_done else None
 
 
 def next_speed_cap(cap: float | None, direction: int, rate: float | None = None) -> float | None:

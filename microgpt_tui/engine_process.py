@@ -512,15 +512,32 @@ class EngineLoop:
             probe = trainer.probe(doc)
         except (ProbeError, ArithmeticError, ValueError):
             return
-        no_grad = math.nan  # no backward pass has run in this session: the gradients come with the next step
+        history = self._history
+        if history.start < k <= history.end:  # the checkpoint holds the step's record: its gradients, its ratios
+            matrices = history.record_at(k).matrices
+            self._grads, nodes = self._recent(k)
+            self._nodes.extend(nodes)
+            grads = f"the gradients are step {k}'s, from the checkpoint's history"
+        else:  # no backward pass has run in this session, and the checkpoint has no record of the step
+            matrices = tuple(MatrixStats(name, p.NOT_COMPUTED, p.NOT_COMPUTED, p.NOT_COMPUTED)
+                             for name in trainer.matrix_names)
+            grads = "the checkpoint has no history: the gradients fill in with the next step"
         self._report = StepReport(
             step=k, steps=trainer.steps, loss=probe.loss, lr=trainer.schedule.lr_at(k), engine=probe.engine, doc=doc,
             tokens=probe.tokens, targets=probe.targets, position_losses=probe.position_losses, graph=probe.graph,
-            matrices=tuple(MatrixStats(name, no_grad, no_grad, no_grad) for name in trainer.matrix_names),
-            attention=probe.attention, timings=Timings(0.0, 0.0, 0.0),
+            matrices=matrices, attention=probe.attention, timings=Timings(0.0, 0.0, 0.0),
         )
         self._post(p.Notice(f"resumed at step {k}", f"the panes show step {k}'s document “{doc}” recomputed at the "
-                            f"restored weights (those after step {k}); the gradients fill in with the next step"))
+                            f"restored weights (those after step {k}); {grads}"))
+
+    def _recent(self, step: int) -> tuple[dict[str, deque[float]], list[int]]:
+        """The gradient norms of every matrix and the graph sizes of the recorded steps up to `step`, as many as
+        the sparklines keep (from the history's step records: no replay)."""
+        history = self._history
+        grads = {name: deque(history.matrix_series(name, max(history.start + 1, step - GRAD_HISTORY + 1), step),
+                             maxlen=GRAD_HISTORY) for name in self._trainer.matrix_names}
+        end = step - history.start
+        return grads, list(history.nodes[max(0, end - NODE_HISTORY): end])
 
     def _regraph(self) -> None:
         """A finished run's last step, its graph built again in the new mode (no update: the same weights)."""
@@ -577,7 +594,9 @@ class EngineLoop:
             match request:
                 case p.Seek(step):
                     self._past = None
-                    self._post(p.Past(self._history.replay(self._past_step(step))))
+                    report = self._history.replay(self._past_step(step))
+                    grads, nodes = self._recent(step)
+                    self._post(p.Past(report, tuple((name, tuple(v)) for name, v in grads.items()), tuple(nodes)))
                 case p.PastPhase(step):
                     self._past_phase(self._past_step(step))
                 case p.Branch(step):

@@ -12,6 +12,7 @@ import unicodedata
 from rich.cells import cell_len
 
 SPACE_LABEL = "␣"
+PROBE_MARK = "probe · not trained on"  # on every pane that shows a probed word
 CUT_MARK = "…"
 
 

@@ -39,6 +39,7 @@ class Snapshot:
     marks: tuple[int, ...] = ()  # steps from which the schedule changed
     schedule_note: str | None = None  # "differs from the reference from step K" once the schedule changed
     next_lr: float = 0.0  # the learning rate of the next step (the one in progress, if any)
+    probe: str | None = None  # the probed word whose forward pass `report` is (None: training's numbers)
 
     @property
     def finished(self) -> bool:
@@ -162,9 +163,11 @@ class EngineDied(Message):
 
 @dataclass
 class PastShown(Message):
-    """A past step's whole report, replayed exactly."""
+    """A past step's whole report, replayed exactly, and the recent gradient norms and graph sizes up to it."""
 
     report: StepReport
+    grad_history: tuple[tuple[str, tuple[float, ...]], ...] = ()
+    node_history: tuple[int, ...] = ()
 
 
 @dataclass

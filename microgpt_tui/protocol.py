@@ -12,6 +12,10 @@ from dataclasses import dataclass
 from microgpt.history import Ghost
 from microgpt.report import Phase, PhaseReport, ProbeReport, SampleToken, StepReport
 
+NOT_COMPUTED = -1.0
+"""A gradient norm, weight norm or update ratio not computed yet (before the update, or after a resume without the
+step's record): shown as `—`. Real ones are never negative, and a real NaN (a diverged run) stays NaN."""
+
 # -- requests: app -> engine ----------------------------------------------------------------------------------
 
 
@@ -301,9 +305,12 @@ class Crash:
 
 @dataclass(frozen=True, eq=False)
 class Past:
-    """A past step's whole report, replayed exactly (timings are the recorded ones)."""
+    """A past step's whole report, replayed exactly (timings are the recorded ones), and the recent gradient norms
+    and graph sizes up to it (from the step records), for the sparklines."""
 
     report: StepReport
+    grad_history: tuple[tuple[str, tuple[float, ...]], ...] = ()
+    node_history: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, eq=False)

@@ -257,8 +257,8 @@ def to_message(record: p.Record, losses: list[float]) -> Message | None:
             return SaveFailed(reason)
         case p.Halt(reason):
             return Halted(reason)
-        case p.Past(report):
-            return PastShown(report)
+        case p.Past(report, grad_history, node_history):
+            return PastShown(report, grad_history, node_history)
         case p.PastPhaseDone(report):
             return PastPhaseShown(report)
         case p.Branches(ghosts, first_step):

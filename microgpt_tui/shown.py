@@ -20,6 +20,7 @@ from typing import Literal
 
 from microgpt.report import LossDetail, MatrixStats, PhaseReport, ProbeReport, StepReport, Timings, UpdateDetail
 from microgpt_tui.messages import Snapshot
+from microgpt_tui.protocol import NOT_COMPUTED
 
 Source = Literal["live", "phase", "probe", "history"]
 NO_TIMINGS = Timings(0.0, 0.0, 0.0)
@@ -36,20 +37,24 @@ def source_of(phase: PhaseReport | None, probe: ProbeReport | None, past: StepRe
 
 
 def shown_snapshot(live: Snapshot, phase: PhaseReport | None, probe: ProbeReport | None,
-                   names: tuple[str, ...], past: StepReport | None = None) -> Snapshot:
-    """The one snapshot every training pane draws (`names`: the model's matrices, in the reference's order)."""
+                   names: tuple[str, ...], past: StepReport | None = None, history: bool = False) -> Snapshot:
+    """The one snapshot every training pane draws (`names`: the model's matrices, in the reference's order).
+
+    `history`: a past step is shown (`past`, once replayed; `phase` is then one of its phases). The snapshot's
+    `phase` is the live step's phase shown, for the status line; none in history (the history label names it).
+    """
     if probe is not None:
-        return replace(live, report=report_of_probe(probe, live, names))
+        return replace(live, report=report_of_probe(probe, live, names), probe=probe.word)
     if phase is not None:
-        return replace(live, report=report_of_phase(phase, live, names))
+        return replace(live, report=report_of_phase(phase, live, names), phase=None if history else phase.phase)
     if past is not None:
-        return replace(live, report=past)
+        return replace(live, report=past, phase=None)
     return live
 
 
 def no_update(grads: dict[str, float], names: tuple[str, ...]) -> tuple[MatrixStats, ...]:
-    """Matrix rows before an update: the gradient norms so far (0 where none has arrived), no update yet (nan)."""
-    return tuple(MatrixStats(name, grads.get(name, 0.0), math.nan, math.nan) for name in names)
+    """Matrix rows before an update: the gradient norms so far (0 where none has arrived), no update yet."""
+    return tuple(MatrixStats(name, grads.get(name, 0.0), NOT_COMPUTED, NOT_COMPUTED) for name in names)
 
 
 def report_of_phase(phase: PhaseReport, live: Snapshot, names: tuple[str, ...]) -> StepReport:

@@ -8,7 +8,7 @@ from textual.binding import Binding
 from textual.reactive import var
 
 from microgpt.report import BOS_LABEL
-from microgpt_tui.labels import cut_doc, label, pad, quoted
+from microgpt_tui.labels import PROBE_MARK, cut_doc, label, pad, quoted
 from microgpt_tui.messages import Sample
 from microgpt_tui.palette import ColorMode, append_runs, heat_cell, prob, wrap
 from microgpt_tui.widgets.pane import TrainingPane
@@ -125,8 +125,12 @@ map as large as the screen.
             text.append(f" at T {sample.temperature:.2f}", style="dim")
         elif report is not None:
             shown, cut = cut_doc(report.doc, len(report.targets))
-            text.append("document ", style="dim")
-            text.append(quoted(shown), style="bold")
+            if self.probe_word() is not None:  # `probe “emma” · not trained on`
+                text.append(f"probe {quoted(shown)}", style="bold reverse")
+                text.append(PROBE_MARK.removeprefix("probe"), style="bold")
+            else:
+                text.append("document ", style="dim")
+                text.append(quoted(shown), style="bold")
             if cut:
                 text.append(f" · cut to {len(report.targets)} predictions", style="bold yellow")
         return [text]

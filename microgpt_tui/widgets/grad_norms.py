@@ -9,6 +9,7 @@ from textual.reactive import var
 
 from microgpt.report import MatrixStats
 from microgpt_tui.palette import sci, sparkline, wrap
+from microgpt_tui.protocol import NOT_COMPUTED
 from microgpt_tui.widgets.pane import TrainingPane
 
 
@@ -18,6 +19,11 @@ def short_name(name: str, n_layer: int) -> str:
         layer, _, rest = name[len("layer"):].partition(".")
         return rest if n_layer == 1 else f"{layer}.{rest}"
     return name
+
+
+def shown_value(x: float) -> str:
+    """A norm or ratio in 7 characters; `—` when not computed yet (a real nan stays `nan`)."""
+    return "—" if x == NOT_COMPUTED else sci(x)
 
 
 class GradNorms(TrainingPane):
@@ -43,6 +49,7 @@ gradients. On the default run `upd/w` is about 1e-1 at step 1, 1-3e-2 by step 10
 """
 
     attn_layer: var[int] = var(0)  # the layer shown when not every layer fits
+    SHOWS_PROBE = False  # a probe has no gradients: the pane keeps training's
 
     def __init__(self, n_layer: int, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -92,8 +99,8 @@ gradients. On the default run `upd/w` is about 1e-1 at step 1, 1-3e-2 by step 10
             line = Text(no_wrap=True, overflow="ellipsis")
             line.append(f"{name:<{name_width}} ", style="bold")
             line.append(sparkline(logged, lo, hi).ljust(spark_width), style="cyan")
-            line.append(f" {sci(stats.grad_norm):>7}")
-            line.append(f" {sci(stats.update_ratio):>7}", style="dim")
+            line.append(f" {shown_value(stats.grad_norm):>7}")
+            line.append(f" {shown_value(stats.update_ratio):>7}", style="dim")
             lines.append(line)
         if self._one_layer:  # the room goes to saying that there are other layers
             scale = Text(f"log ▁{10 ** lo:.0e}…█{10 ** hi:.0e} · l: layers", style="dim", overflow="ellipsis")

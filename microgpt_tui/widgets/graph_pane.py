@@ -7,6 +7,7 @@ import math
 from rich.text import Text
 
 from microgpt.report import GraphCensus
+from microgpt_tui.labels import quoted
 from microgpt_tui.messages import EngineFigures, Snapshot
 from microgpt_tui.palette import compact, pack, sparkline, wrap
 from microgpt_tui.widgets.pane import TrainingPane
@@ -64,7 +65,9 @@ live in the MLP and attention stages; in fused mode most nodes are parameter lea
         graph = report.graph
         # (priority, lines): when the pane is short, the lowest numbers are kept
         blocks: list[tuple[int, list[Text]]] = []
-        counts = [Text.assemble(f"step {report.step} ", (f"({report.engine})", "bold")),
+        word = self.probe_word()
+        what = Text(f"probe {quoted(word)} ", style="reverse") if word is not None else Text(f"step {report.step} ")
+        counts = [Text.assemble(what, (f"({report.engine})", "bold")),
                   Text.assemble((f"{graph.nodes:,}", "bold"), " nodes"),
                   Text.assemble((f"{graph.edges:,}", "bold"), " edges"),
                   Text(f"depth {graph.depth:,}"), Text(f"{graph.constants:,} consts")]

@@ -25,11 +25,10 @@ from microgpt.report import (
     SourceSpan,
     UpdateDetail,
 )
-from microgpt_tui.labels import label, pad, quoted
+from microgpt_tui.labels import PROBE_MARK, label, pad, quoted
 from microgpt_tui.palette import pack, wrap
 from microgpt_tui.widgets.pane import Pane
 
-PROBE_MARK = "probe · not trained on"
 USAGE = ("Nothing to explain yet. Press . to take one phase of a training step (the document, the forward pass "
          "position by position, the loss, the backward pass, the update): this pane spells out its numbers and "
          "shows the engine's lines that computed them. Press / to probe a word of your own.")

@@ -27,6 +27,7 @@ from textual.reactive import var
 
 from microgpt.report import StepReport
 from microgpt.smoothing import Smoothed, debiased_ema
+from microgpt_tui.labels import PROBE_MARK, quoted
 from microgpt_tui.messages import Snapshot
 from microgpt_tui.palette import ColorMode, append_runs, pack
 from microgpt_tui.widgets.pane import Pane
@@ -276,8 +277,14 @@ dots, smoothed, with its number at its end; its legend line (`·1 run.json: lr 0
         self.series.update(snapshot.losses if snapshot is not None else ())
         losses, smooth = self.series.losses, self.series.smooth
         k = self.cursor
-        lines = [self._summary(width, losses, smooth, report) if k is None  # a past step: its numbers up to it
-                 else self._summary(width, losses[:k], smooth[:k], report)]
+        word = snapshot.probe if snapshot is not None else None
+        if word is not None and report is not None:  # the strip below is a probe's: so is the header
+            lines = pack([Text.assemble((f"probe {quoted(word)}", "bold reverse"),
+                                        (PROBE_MARK.removeprefix("probe"), "bold")),  # `probe “emma” · not trained on`
+                          Text.assemble("mean loss ", (f"{report.loss:.4f}", "bold"))], width, max_lines=2, sep=" · ")
+        else:
+            lines = [self._summary(width, losses, smooth, report) if k is None  # a past step: its numbers up to it
+                     else self._summary(width, losses[:k], smooth[:k], report)]
         doc_rows = 1 if self.ghosts and height < 20 else 2  # other runs' legend lines before the letters' 2nd line
         doc_lines = (document_losses(report, width, doc_rows, styles=LETTER_STYLES[self.color_mode])
                      if report is not None else [])

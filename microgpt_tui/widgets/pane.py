@@ -19,6 +19,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from microgpt.report import StepReport
+from microgpt_tui.labels import quoted
 from microgpt_tui.messages import Snapshot
 
 COVERED_RETRY = 0.2  # seconds between looks at whether a covered pane is on screen again
@@ -98,7 +99,8 @@ class Pane(Widget, can_focus=True):
     def update_content(self) -> None:
         """Rebuild the lines from the pane's data, and repaint the lines that changed (all of them on a resize)."""
         size = self.content_size
-        if not self.is_mounted or not size:
+        if not self.is_mounted or not size:  # hidden (tab mode, behind a maximised pane): nothing on screen to
+            self._forget_lines()  # repaint, but the kept lines are now stale: drawn afresh when shown again
             return
         if size != self._lines_size:
             self._rebuild(size)
@@ -111,6 +113,12 @@ class Pane(Widget, can_focus=True):
             self._strips.pop(y, None)
         if changed:
             self.refresh(*(Region(0, y, size.width, n) for y, n in runs(changed)))
+
+    def _forget_lines(self) -> None:
+        """Drop the kept lines, so that the next `render_line` builds them from the data as it is then."""
+        self._lines = []
+        self._lines_size = Size(0, 0)
+        self._strips.clear()
 
     def _rebuild(self, size: Size) -> None:
         self._lines = self._fit(self.build_lines(size.width, size.height), size)
@@ -167,6 +175,8 @@ class TrainingPane(Pane):
     """
 
     snapshot: var[Snapshot | None] = var(None)
+    SHOWS_PROBE: ClassVar[bool] = True
+    """The pane draws a probed word's numbers while one is shown (and its title says so)."""
 
     def watch_snapshot(self, snapshot: Snapshot | None) -> None:
         """Redraw the lines that changed: at once when paused, in this pane's turn while training runs."""
@@ -190,13 +200,24 @@ class TrainingPane(Pane):
         """`title_parts` in fewer characters, for a narrow pane."""
         return self.title_parts()
 
+    def probe_word(self) -> str | None:
+        """The probed word this pane shows (None: training's numbers)."""
+        snapshot = self.snapshot
+        return snapshot.probe if self.SHOWS_PROBE and snapshot is not None else None
+
     def title(self) -> str:
-        """`Name · step K · parts…`: the pane, the step it shows, and what else it was asked to show."""
+        """`Name · step K · parts…`: the pane, the step it shows (or the probe), and what else it was asked to show."""
         step = self.shown_step()
-        head = [self.TITLE, *([] if step is None else [f"step {step}"])]
+        word = self.probe_word()
+        if word is not None:
+            head = [self.TITLE, f"probe {quoted(word)} · not trained on"]
+        else:
+            head = [self.TITLE, *([] if step is None else [f"step {step}"])]
         title = " · ".join([*head, *self.title_parts()])
         if len(title) + 6 > self.outer_size.width:  # the border's corners and spaces take 6 cells
             title = " · ".join([*head, *self.short_title_parts()])
+        if word is not None and len(title) + 6 > self.outer_size.width:
+            title = " · ".join([self.TITLE, f"probe {quoted(word)}", *self.short_title_parts()])
         return title
 
     def update_title(self) -> None:
