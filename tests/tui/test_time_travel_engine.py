@@ -18,6 +18,7 @@ from microgpt.trainer import Trainer
 from microgpt_tui import protocol as p
 from microgpt_tui.engine_process import EngineLoop
 from microgpt_tui.messages import Progress
+from microgpt_tui.shown import shown_snapshot
 from tests.tui.test_runner import Simulation, TimedTrainer
 
 
@@ -69,6 +70,36 @@ def test_the_phases_of_a_past_step_end_in_its_report(short, reference):
     assert last.phase.kind == "update"
     assert last.position_losses == reference[6].position_losses
     assert sim.of(p.Refused)[-1].reason.startswith("step 7 is complete")
+
+
+def test_a_past_steps_phases_are_shown_in_its_own_mode_and_learning_rate(short):
+    """Step 5 is taken in atomic mode at a rate set by hand; the live run has moved on to fused and another rate:
+    the panes, showing step 5's phases, name step 5's mode and rate, not the live run's."""
+    sim = loop(short, [(0.0, p.Step(4)), (1.0, p.SetLr(0.05)), (1.0, p.SetEngine("atomic")), (1.0, p.Step(2)),
+                       (2.0, p.SetEngine("fused")), (2.0, p.SetLr(0.002)), (2.0, p.Step(1)),
+                       (3.0, p.Seek(5)), *[(4.0, p.PastPhase(5))] * 3])
+    step5 = sim.of(p.Past)[-1].report  # the step as it was taken
+    assert (step5.engine, step5.lr) == ("atomic", short.schedule.lr_at(5))
+    live = sim.of(Progress)[-1].snapshot
+    assert (live.engine, live.next_lr) == ("fused", short.schedule.lr_at(8)) and live.next_lr != step5.lr
+    phases = [m.report for m in sim.of(p.PastPhaseDone)]
+    assert [ph.phase.kind for ph in phases] == ["document", "forward", "forward"]
+    for phase in phases:
+        shown = shown_snapshot(live, phase, None, short.matrix_names, past=step5, history=True).report
+        assert shown is not None and (shown.step, shown.engine, shown.lr) == (5, "atomic", step5.lr), phase.phase
+
+
+def test_the_live_step_in_progress_keeps_the_mode_it_was_begun_in(short):
+    """`m` in the middle of a step switches the steps to come: the step in progress stays in its own mode."""
+    sim = loop(short, [(0.0, p.Step(2)), (1.0, p.SetEngine("atomic")), (1.0, p.NextPhase()), (1.0, p.NextPhase()),
+                       (2.0, p.SetEngine("fused")), (2.0, p.NextPhase())])
+    live = sim.of(Progress)[-1].snapshot
+    assert live.engine == "fused"
+    phases = [m.report for m in sim.of(p.PhaseDone)]
+    assert [ph.phase.step for ph in phases] == [3, 3, 3]
+    for phase in phases:
+        shown = shown_snapshot(live, phase, None, short.matrix_names).report
+        assert shown is not None and (shown.engine, shown.lr) == ("atomic", short.schedule.lr_at(3)), phase.phase
 
 
 def test_a_branch_with_nothing_changed_retraces_the_run_bit_for_bit(short, reference):
