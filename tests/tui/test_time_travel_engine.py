@@ -133,7 +133,7 @@ def test_a_new_learning_rate_differs_from_the_next_step_and_the_status_says_so(s
 def test_a_breakpoint_pauses_after_the_step_where_it_becomes_true(short, reference):
     threshold = sorted(r.loss for r in reference[:40])[3]  # true first at some step in 1..40
     first = next(r for r in reference if r.loss < threshold)
-    sim = loop(short, [(0.0, p.Run())], breaks=(parse(f"loss<{threshold!r}"),))
+    sim = loop(short, [(0.0, p.Run())], breaks=((parse(f"loss<{threshold!r}"), True),))
     assert short.step_count == first.step
     hit = sim.of(p.BreakHit)[-1]
     assert hit.step == first.step
@@ -152,8 +152,16 @@ def test_a_breakpoint_list_is_added_toggled_removed_and_a_bad_one_refused(short)
     assert reasons[1] == "there is no such breakpoint"
 
 
+def test_a_breakpoint_list_given_to_the_loop_keeps_its_order_and_its_off_ones_through_a_restart(short):
+    listed = (("step=2", False), ("spike", True), ("every=3", True))
+    sim = loop(short, [(0.0, p.Run()), (1.0, p.Restart()), (2.0, p.Run())],
+               breaks=tuple((parse(text), on) for text, on in listed))
+    assert [m.entries for m in sim.of(p.Breakpoints)] == [listed, listed]  # at start, and after the restart
+    assert [h.step for h in sim.of(p.BreakHit)] == [3, 3]  # step=2 is off, in the first run and the second
+
+
 def test_every_n_fires_on_each_of_its_steps_and_space_runs_on(short):
-    sim = loop(short, [(0.0, p.Run()), (5.0, p.Run()), (10.0, p.Run())], breaks=(parse("every=7"),))
+    sim = loop(short, [(0.0, p.Run()), (5.0, p.Run()), (10.0, p.Run())], breaks=((parse("every=7"), True),))
     assert [h.step for h in sim.of(p.BreakHit)] == [7, 14, 21]
     assert short.step_count == 21
 
