@@ -58,7 +58,7 @@ def read_run(path: str | Path) -> SavedRun:
         raise CompareError(f"{where} is not a saved run (it is not text); {HINT}") from None
     try:
         whole = json.loads(text)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # not one JSON value: a log's lines, or no run
         whole = None
     if isinstance(whole, dict) and "format" in whole:
         try:
@@ -76,7 +76,7 @@ def _read_log(where: str, text: str) -> SavedRun:
     for i, line in enumerate(lines):
         try:
             records.append(json.loads(line))
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
             if i == len(lines) - 1 and records:
                 break  # a torn last line: a write cut short
             raise CompareError(f"{where} is not a saved run: line {i + 1} is not JSON; {HINT}") from None

@@ -76,7 +76,9 @@ def test_a_checkpoint_is_read_once(tiny: str, tmp_path: Path, monkeypatch: pytes
 
 
 @pytest.mark.parametrize("content", [b"", b"\x00\x01binary", b"hello\n", b'{"step": 2, "loss": 3}\n',
-                                     b'{"run": {}}\n', b'{"format": "microgpt-checkpoint"}', b'{"step": 1}\n'])
+                                     b'{"run": {}}\n', b'{"format": "microgpt-checkpoint"}', b'{"step": 1}\n',
+                                     pytest.param(b"[" * 100_000, id="nested too deep"),
+                                     pytest.param(b'{"run": 1}\n{"x": ' + b"[" * 100_000, id="a line nested too deep")])
 def test_bad_files_are_refused_in_one_line(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "bad.jsonl"
     path.write_bytes(content)
