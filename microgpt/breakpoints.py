@@ -129,8 +129,9 @@ class Watch:
         for condition in conditions:
             self.add(condition)
 
-    def add(self, condition: Condition) -> Entry:
-        """Watch one more condition from the next step on; one already true fires only once it becomes true again."""
+    def add(self, condition: Condition, enabled: bool = True) -> Entry:
+        """Watch one more condition from the next step on (turned off unless `enabled`); one already true fires only
+        once it becomes true again."""
         k = self.trainer.step_count
         now = False
         if k and condition.kind in ("loss", "smooth"):
@@ -138,9 +139,13 @@ class Watch:
             now = value < condition.value if condition.op == "<" else value > condition.value
         elif k and condition.kind == "spike" and k - self.first_total >= 0:
             now = self._spike(k)[0]
-        entry = Entry(condition, True, Changes(k, now))
+        entry = Entry(condition, enabled, Changes(k, now))
         self.entries.append(entry)
         return entry
+
+    def listed(self) -> list[tuple[Condition, bool]]:
+        """The list as it stands: (condition, on) in order, what a new watch is given to watch the same."""
+        return [(entry.condition, entry.enabled) for entry in self.entries]
 
     def remove(self, entry: Entry) -> None:
         """Stop watching a condition."""

@@ -37,6 +37,7 @@ from microgpt.trainer import ENGINES, Trainer
 FORMAT = "microgpt-checkpoint"
 VERSION = 2  # 2 added "schedule"; version 1 files (a plain schedule) are still read
 READABLE_VERSIONS = (1, 2)
+HINT = "give a file written by `microgpt train --save` or the app"  # what to do about a file that is no checkpoint
 
 
 class HistoryLike(Protocol):
@@ -221,34 +222,48 @@ def load_checkpoint(path: str | Path, dataset: Dataset | None = None, config: Co
 
 def read_checkpoint(path: str | Path) -> Checkpoint:
     """Read and check a checkpoint file, without loading its dataset."""
+    return parse_checkpoint(read_file(path, "checkpoint", HINT), str(path))
+
+
+def read_file(path: str | Path, what: str, hint: str) -> bytes:
+    """The bytes of a file the user named as `what` ("checkpoint", "run to compare"); CheckpointError, one line ending
+    with `hint`, when it cannot be read."""
     where = str(path)
-    hint = "give a file written by `microgpt train --save` or the app"
     try:
-        raw = Path(path).read_bytes()
+        return Path(path).read_bytes()
     except FileNotFoundError:
-        raise CheckpointError(f"no checkpoint at {where}: no such file; {hint}") from None
+        raise CheckpointError(f"no {what} at {where}: no such file; {hint}") from None
     except IsADirectoryError:
-        raise CheckpointError(f"{where} is a directory, not a checkpoint; {hint}") from None
+        raise CheckpointError(f"{where} is a directory, not a {what}; {hint}") from None
     except PermissionError:
-        raise CheckpointError(f"cannot read checkpoint {where}: permission denied; check its permissions") from None
+        raise CheckpointError(f"cannot read {what} {where}: permission denied; check its permissions") from None
     except OSError as error:
-        raise CheckpointError(f"cannot read checkpoint {where}: {error.strerror or error}; {hint}") from None
+        raise CheckpointError(f"cannot read {what} {where}: {error.strerror or error}; {hint}") from None
+
+
+def parse_checkpoint(raw: bytes, where: str) -> Checkpoint:
+    """Decode and check the bytes of a checkpoint file (`where` names it in messages)."""
     if not raw.strip():
-        raise CheckpointError(f"{where} is empty, not a checkpoint (was the save interrupted?); {hint}")
+        raise CheckpointError(f"{where} is empty, not a checkpoint (was the save interrupted?); {HINT}")
     try:
         obj = json.loads(raw)
     except UnicodeDecodeError:
-        raise CheckpointError(f"{where} is not a microgpt checkpoint (it is not text); {hint}") from None
+        raise CheckpointError(f"{where} is not a microgpt checkpoint (it is not text); {HINT}") from None
     except json.JSONDecodeError as error:
         if not raw.lstrip().startswith(b"{"):
-            raise CheckpointError(f"{where} is not a microgpt checkpoint (not JSON); {hint}") from None
+            raise CheckpointError(f"{where} is not a microgpt checkpoint (not JSON); {HINT}") from None
         state = "corrupt" if raw.rstrip().endswith(b"}") else "truncated"  # a whole checkpoint ends with }
         raise CheckpointError(f"{where} is {state}: not valid JSON ({error.msg}: line {error.lineno} "
                               f"column {error.colno}); use another checkpoint or save again") from None
     except (ValueError, RecursionError):
-        raise CheckpointError(f"{where} is not a microgpt checkpoint (not valid JSON); {hint}") from None
+        raise CheckpointError(f"{where} is not a microgpt checkpoint (not valid JSON); {HINT}") from None
+    return checkpoint_of(obj, where)
+
+
+def checkpoint_of(obj: Any, where: str) -> Checkpoint:
+    """A checkpoint from its decoded JSON, checked: the format tag, the version, then every field."""
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
-        raise CheckpointError(f"{where} is not a microgpt checkpoint (no \"format\": \"{FORMAT}\" tag); {hint}")
+        raise CheckpointError(f"{where} is not a microgpt checkpoint (no \"format\": \"{FORMAT}\" tag); {HINT}")
     version = obj.get("version")
     if isinstance(version, bool) or version not in READABLE_VERSIONS:
         raise CheckpointError(f"{where} has checkpoint format version {version!r}; this microgpt reads version "

@@ -16,7 +16,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from microgpt.checkpoint import CheckpointError, read_checkpoint
+from microgpt.checkpoint import CheckpointError, checkpoint_of, read_file
 from microgpt.config import Config, ConfigError
 from microgpt.schedule import Schedule, ScheduleError
 
@@ -49,24 +49,20 @@ def read_run(path: str | Path) -> SavedRun:
     """The run saved in a checkpoint or a JSON log (CompareError saying what is wrong)."""
     where = str(path)
     try:
-        raw = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise CompareError(f"no run to compare at {where}: no such file; {HINT}") from None
-    except IsADirectoryError:
-        raise CompareError(f"{where} is a directory, not a saved run; {HINT}") from None
-    except OSError as error:
-        raise CompareError(f"cannot read {where}: {error.strerror or error}; {HINT}") from None
+        raw = read_file(path, "run to compare", HINT)
+    except CheckpointError as error:
+        raise CompareError(str(error)) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise CompareError(f"{where} is not a saved run (it is not text); {HINT}") from None
     try:
         whole = json.loads(text)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # not one JSON value: a log's lines, or no run
         whole = None
     if isinstance(whole, dict) and "format" in whole:
         try:
-            ckpt = read_checkpoint(path)
+            ckpt = checkpoint_of(whole, where)
         except CheckpointError as error:
             raise CompareError(str(error)) from None
         return SavedRun(where, ckpt.dataset.name, ckpt.config, ckpt.schedule, ckpt.state.losses)
@@ -80,7 +76,7 @@ def _read_log(where: str, text: str) -> SavedRun:
     for i, line in enumerate(lines):
         try:
             records.append(json.loads(line))
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
             if i == len(lines) - 1 and records:
                 break  # a torn last line: a write cut short
             raise CompareError(f"{where} is not a saved run: line {i + 1} is not JSON; {HINT}") from None

@@ -404,6 +404,8 @@ class StepInProgress:
         return PhaseReport(
             phase=phase,
             doc=self.doc,
+            engine=self.mode.name,
+            lr=trainer.schedule.lr_at(self.number),
             tokens=tokens,
             targets=targets,
             position_losses=tuple(float(x.data) for x in self.position_losses),

@@ -229,7 +229,8 @@ class MicroGPTApp(App[None]):
         self.redraws_per_second = fps
         self.sample_delay = sample_delay  # seconds per letter of a sample's reveal (the sampler pane paces it)
         self.engine_death = ""  # why the engine process died; "" while it lives
-        self.runner = Runner(trainer, self.post_message, fps=fps, history=history, breaks=breaks)
+        self.runner = Runner(trainer, self.post_message, fps=fps, history=history,
+                             breaks=[(condition, True) for condition in breaks])  # --break: all on
         self.past: StepReport | None = None  # the shown past step's report, once the engine has replayed it
         self._past_series: tuple[tuple[tuple[str, tuple[float, ...]], ...], tuple[int, ...]] = ((), ())  # its
         # recent gradient norms and graph sizes
@@ -511,7 +512,7 @@ class MicroGPTApp(App[None]):
                 return
         else:
             trainer = fresh_trainer(self.dataset, self.trainer_config, self._wants_engine)  # the mode chosen last
-        self.runner.restart(trainer, history, [parse(text) for text, enabled in self.breakpoints if enabled])
+        self.runner.restart(trainer, history, [(parse(text), enabled) for text, enabled in self.breakpoints])
         self.saved_step = trainer.step_count
         self.engine_death = ""
         self._wants_running = False

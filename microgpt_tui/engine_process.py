@@ -106,8 +106,9 @@ def fresh_trainer(dataset: Dataset, config: Config, engine: str) -> Trainer:
 
 def engine_main(trainer: TrainerLike, requests: Connection, records: Connection, fps: float,
                 app_ends: tuple[Connection, ...], history: History | None = None,
-                breaks: Sequence[Condition] = ()) -> None:
-    """The engine process: quiet, tuned like `microgpt train`, then the loop.
+                breaks: Sequence[tuple[Condition, bool]] = ()) -> None:
+    """The engine process: quiet, tuned like `microgpt train`, then the loop (`breaks`: the breakpoint list, as
+    (condition, on) in order).
 
     It closes its copies of the app's ends of the pipes, so that if the app dies the requests end (EOF) and the
     engine ends with them instead of waiting forever; and so that the app sees EOF on the records the moment
@@ -152,7 +153,7 @@ class EngineLoop:
         clock: Callable[[], float] = time.perf_counter,
         fresh: Callable[[Dataset, Config, str], TrainerLike] = fresh_trainer,
         history: History | None = None,
-        breaks: Sequence[Condition] = (),
+        breaks: Sequence[tuple[Condition, bool]] = (),  # the breakpoint list: (condition, on), in order
     ) -> None:
         self._trainer = trainer
         self._post = post
@@ -294,7 +295,7 @@ class EngineLoop:
                 old = self._trainer
                 self._trainer = self._fresh(old.dataset, old.config, old.engine)  # the mode chosen last
                 self._forget()
-                self._begin_history(None, ())
+                self._begin_history(None, self._watch.listed())  # a restart keeps the breakpoint list
                 self._announce_time_travel()
             case p.Stop():
                 self._stopping = True
@@ -557,15 +558,14 @@ class EngineLoop:
 
     # -- time travel: history, branches, breakpoints (issue 9) ----------------------------------------------------
 
-    def _begin_history(self, history: History | None, breaks: Sequence[Condition]) -> None:
-        """Keep the run's history from here (or go on with a resumed run's), and watch its breakpoints."""
+    def _begin_history(self, history: History | None, breaks: Sequence[tuple[Condition, bool]]) -> None:
+        """Keep the run's history from here (or go on with a resumed run's), and watch the breakpoint list
+        `breaks`: (condition, on), in order."""
         trainer = cast(Trainer, self._trainer)  # a real trainer, or a test's wrapper around one
         self._history = history if history is not None and history.end == trainer.step_count else History(trainer)
-        old = getattr(self, "_watch", None)
-        self._watch = Watch(trainer, breaks, self._history)
-        if old is not None:  # a restart keeps the breakpoint list
-            for entry in old.entries:
-                self._watch.add(entry.condition).enabled = entry.enabled
+        self._watch = Watch(trainer, (), self._history)
+        for condition, enabled in breaks:
+            self._watch.add(condition, enabled)
         self._past: StepLike | None = None  # a past step replayed phase by phase
         self._sampler: Trainer | None = None  # a trainer of the run that holds past weights to sample from
 
@@ -575,7 +575,7 @@ class EngineLoop:
         self._post_breakpoints()
 
     def _post_breakpoints(self) -> None:
-        self._post(p.Breakpoints(tuple((e.condition.text, e.enabled) for e in self._watch.entries)))
+        self._post(p.Breakpoints(tuple((condition.text, on) for condition, on in self._watch.listed())))
 
     def _remember(self, report: StepReport) -> list[str]:
         """Record a finished step in the history and check the breakpoints; the hits, in words."""

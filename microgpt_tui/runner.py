@@ -58,13 +58,13 @@ class Runner:
     """The app's handle on the engine process; every method returns at once."""
 
     def __init__(self, trainer: TrainerLike, post: Callable[[Message], object], *, fps: float = 3.0,
-                 history: History | None = None, breaks: Sequence[Condition] = ()) -> None:
+                 history: History | None = None, breaks: Sequence[tuple[Condition, bool]] = ()) -> None:
         self._post = post
         self._fps = fps
         self._start_process(trainer, history, breaks)
 
     def _start_process(self, trainer: TrainerLike, history: History | None = None,
-                       breaks: Sequence[Condition] = ()) -> None:
+                       breaks: Sequence[tuple[Condition, bool]] = ()) -> None:
         self.sent = 0  # requests sent so far; each snapshot says how many the engine had handled
         self._stopping = False
         forking = "fork" in multiprocessing.get_all_start_methods()  # no copy of the trainer to make (not Windows)
@@ -96,9 +96,10 @@ class Runner:
         """Start handing the engine's records to the app (the first one is a snapshot)."""
         self._reader.start()
 
-    def restart(self, trainer: TrainerLike, history: History | None = None, breaks: Sequence[Condition] = ()) -> None:
+    def restart(self, trainer: TrainerLike, history: History | None = None,
+                breaks: Sequence[tuple[Condition, bool]] = ()) -> None:
         """Replace the engine process (after its death) with a new one that starts from `trainer` (and its
-        history, and these breakpoints)."""
+        history, and this breakpoint list: (condition, on), in order)."""
         self.stop()
         self._start_process(trainer, history, breaks)
         self.start()

@@ -18,7 +18,7 @@ import math
 from dataclasses import replace
 from typing import Literal
 
-from microgpt.report import LossDetail, MatrixStats, PhaseReport, ProbeReport, StepReport, Timings, UpdateDetail
+from microgpt.report import LossDetail, MatrixStats, PhaseReport, ProbeReport, StepReport, Timings
 from microgpt_tui.messages import Snapshot
 from microgpt_tui.protocol import NOT_COMPUTED
 
@@ -61,15 +61,14 @@ def report_of_phase(phase: PhaseReport, live: Snapshot, names: tuple[str, ...]) 
     """A step report of the step so far: what the panes can show of a step stopped at one of its units."""
     losses = phase.position_losses
     detail = phase.detail
-    lr = detail.lr if isinstance(detail, UpdateDetail) else live.next_lr
     loss = detail.loss if isinstance(detail, LossDetail) else math.nan  # the engine's own float, once it exists
     matrices = phase.matrices or no_update(dict(phase.grad_norms), names)
     return StepReport(
         step=phase.phase.step,
         steps=live.steps,
         loss=loss,
-        lr=lr,
-        engine=live.engine,  # the step in progress was begun in the mode of the steps to come
+        lr=phase.lr,  # the shown step's own (a past step's, or the live step's in progress)
+        engine=phase.engine,
         doc=phase.doc,
         tokens=phase.tokens,
         targets=phase.targets,

@@ -60,8 +60,25 @@ def test_a_changed_schedule_is_named(tiny: str) -> None:
     assert legend(SavedRun("old.jsonl", None, None, None, (3.0,)), CONFIG, "names") == "old.jsonl"
 
 
+def test_a_checkpoint_is_read_once(tiny: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    save = tmp_path / "run.json"
+    cli.main(["train", "--dataset", tiny, *FLAGS, "--until", "3", "--save", str(save)])
+    reads: list[Path] = []
+    read_bytes = Path.read_bytes
+
+    def counted(self: Path) -> bytes:
+        reads.append(self)
+        return read_bytes(self)
+
+    monkeypatch.setattr(Path, "read_bytes", counted)
+    assert len(read_run(save).losses) == 3
+    assert reads == [save]
+
+
 @pytest.mark.parametrize("content", [b"", b"\x00\x01binary", b"hello\n", b'{"step": 2, "loss": 3}\n',
-                                     b'{"run": {}}\n', b'{"format": "microgpt-checkpoint"}', b'{"step": 1}\n'])
+                                     b'{"run": {}}\n', b'{"format": "microgpt-checkpoint"}', b'{"step": 1}\n',
+                                     pytest.param(b"[" * 100_000, id="nested too deep"),
+                                     pytest.param(b'{"run": 1}\n{"x": ' + b"[" * 100_000, id="a line nested too deep")])
 def test_bad_files_are_refused_in_one_line(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "bad.jsonl"
     path.write_bytes(content)

@@ -5,6 +5,8 @@ the right step and say so; a checkpoint's history scrubs back after a resume; --
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 from dataclasses import replace
 
 import pytest
@@ -17,6 +19,7 @@ from microgpt.report import StepReport
 from microgpt.trainer import Trainer
 from microgpt_tui.__main__ import compared_runs, saved_history
 from microgpt_tui.app import MicroGPTApp
+from microgpt_tui.widgets.choice_screen import ChoiceScreen
 from microgpt_tui.widgets.loss_chart import LossChart
 from microgpt_tui.widgets.status_bar import StatusBar
 
@@ -167,6 +170,27 @@ async def test_the_breakpoint_list_adds_toggles_removes_and_refuses_a_bad_condit
                     what="the pause at step 3")
         await pilot.press("k", "d")
         await until(pilot, lambda: app.breakpoints == (), what="removed")
+
+
+async def test_a_new_engine_after_a_death_keeps_the_breakpoint_list_with_its_off_ones(trainer, make_app, until):
+    app = make_app(trainer, breaks=[parse("step=1"), parse("spike"), parse("every=3")])
+    async with app.run_test(size=(100, 32)) as pilot:
+        await until(pilot, lambda: app.snapshot is not None)
+        await pilot.press("k", "space", "escape")  # step=1 off: the list is as the user left it
+        listed = (("step=1", False), ("spike", True), ("every=3", True))
+        await until(pilot, lambda: app.breakpoints == listed, what="step=1 turned off")
+        old_pid = app.runner.pid
+        assert old_pid is not None
+        os.kill(old_pid, signal.SIGKILL)
+        await until(pilot, lambda: isinstance(app.screen, ChoiceScreen), what="the question after the death")
+        await pilot.press("0")
+        # the new engine says its list before its first snapshot (the reader posts in order)
+        await until(pilot, lambda: app.runner.alive and app.runner.pid != old_pid and app.snapshot is not None
+                    and app.snapshot.commands == 0, what="the new engine's first snapshot")
+        assert app.breakpoints == listed
+        await pilot.press("space")  # the new engine watches the same list: step=1 stays off
+        await until(pilot, lambda: "breakpoint" in status(app), what="a breakpoint")
+        assert app.snapshot.step == 3 and "breakpoint every=3: step 3" in status(app)
 
 
 async def test_a_checkpoint_with_history_resumes_and_scrubs_back(trainer, make_app, until, reference, tmp_path):

@@ -528,6 +528,61 @@ async def test_run_to_step_from_the_palette(trainer, make_app, ready, until):
         await until(pilot, lambda: app.snapshot.step == 4 and not app.snapshot.running, what="step 4, paused")
 
 
+async def test_set_learning_rate_from_the_palette(trainer, make_app, ready, until, steps):
+    from textual.widgets import Input
+
+    from microgpt.schedule import Segment
+    from microgpt_tui.widgets.input_screen import InputScreen
+
+    config = trainer.config
+    reference = Trainer(trainer.dataset, config)
+    expected = [reference.step() for _ in range(5)]
+    app = make_app(trainer)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await ready(pilot)
+        await steps(pilot, 3)
+        before = app.snapshot
+        await pilot.press("ctrl+p", *"set learning rate")
+        commands = app.screen.query_one(CommandList)
+        await until(pilot, lambda: commands.option_count > 0, what="the palette's hits")
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, InputScreen), what="the question")
+        assert "from step 4 on" in str(app.screen.query_one("Static").render())
+        field = app.screen.query_one("#value", Input)
+        sent = app.runner.sent
+        for bad in ("abc", "-1", "0", "inf", "nan"):  # refused on the spot, with the reason: nothing is sent
+            await pilot.press(*["backspace"] * len(field.value), *bad, "enter")
+            assert isinstance(app.screen, InputScreen), bad
+            assert "a positive number" in str(app.screen.query_one("#error").render()), bad
+        assert app.runner.sent == sent
+        await pilot.press("escape")
+        assert not isinstance(app.screen, InputScreen)
+        await settled(pilot, app)
+        assert (app.snapshot.schedule_note, app.snapshot.marks, app.snapshot.next_lr) == (None, (), before.next_lr)
+        assert "differs from the reference" not in app.query_one(StatusBar).render().plain
+
+        rate = config.lr * 5
+        app.action_set_lr()
+        await until(pilot, lambda: isinstance(app.screen, InputScreen), what="the question again")
+        field = app.screen.query_one("#value", Input)
+        await pilot.press(*["backspace"] * len(field.value), *f"{rate:g}", "enter")
+        await until(pilot, lambda: app.snapshot.schedule_note == "differs from the reference from step 4",
+                    what="the new rate")
+        assert app.snapshot.marks == (4,)
+        assert "differs from the reference from step 4" in app.query_one(StatusBar).render().plain
+        await steps(pilot, 2)
+        taken = app.snapshot.report
+        assert taken is not None and taken.step == 5
+        segment = Segment(4, rate, config.steps)  # the new base rate, the linear decay going on from step 4
+        assert taken.lr == segment.lr_at(5) != expected[4].lr
+        assert app.snapshot.losses[:4] == tuple(r.loss for r in expected[:4])  # step 4's loss is before its update
+        assert app.snapshot.losses[4] != expected[4].loss
+        await pilot.press("left")  # step 4, shown again: it used the new rate too
+        await until(pilot, lambda: app.past is not None and app.past.step == 4, what="step 4")
+        assert app.past.lr == segment.lr_at(4) != expected[3].lr
+        assert "differs from the reference from step 4" in app.query_one(StatusBar).render().plain
+
+
 async def test_save_as_from_the_palette(trainer, make_app, ready, until, steps, tmp_path):
     from microgpt_tui.widgets.input_screen import InputScreen
 

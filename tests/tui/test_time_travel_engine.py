@@ -18,6 +18,7 @@ from microgpt.trainer import Trainer
 from microgpt_tui import protocol as p
 from microgpt_tui.engine_process import EngineLoop
 from microgpt_tui.messages import Progress
+from microgpt_tui.shown import shown_snapshot
 from tests.tui.test_runner import Simulation, TimedTrainer
 
 
@@ -71,6 +72,36 @@ def test_the_phases_of_a_past_step_end_in_its_report(short, reference):
     assert sim.of(p.Refused)[-1].reason.startswith("step 7 is complete")
 
 
+def test_a_past_steps_phases_are_shown_in_its_own_mode_and_learning_rate(short):
+    """Step 5 is taken in atomic mode at a rate set by hand; the live run has moved on to fused and another rate:
+    the panes, showing step 5's phases, name step 5's mode and rate, not the live run's."""
+    sim = loop(short, [(0.0, p.Step(4)), (1.0, p.SetLr(0.05)), (1.0, p.SetEngine("atomic")), (1.0, p.Step(2)),
+                       (2.0, p.SetEngine("fused")), (2.0, p.SetLr(0.002)), (2.0, p.Step(1)),
+                       (3.0, p.Seek(5)), *[(4.0, p.PastPhase(5))] * 3])
+    step5 = sim.of(p.Past)[-1].report  # the step as it was taken
+    assert (step5.engine, step5.lr) == ("atomic", short.schedule.lr_at(5))
+    live = sim.of(Progress)[-1].snapshot
+    assert (live.engine, live.next_lr) == ("fused", short.schedule.lr_at(8)) and live.next_lr != step5.lr
+    phases = [m.report for m in sim.of(p.PastPhaseDone)]
+    assert [ph.phase.kind for ph in phases] == ["document", "forward", "forward"]
+    for phase in phases:
+        shown = shown_snapshot(live, phase, None, short.matrix_names, past=step5, history=True).report
+        assert shown is not None and (shown.step, shown.engine, shown.lr) == (5, "atomic", step5.lr), phase.phase
+
+
+def test_the_live_step_in_progress_keeps_the_mode_it_was_begun_in(short):
+    """`m` in the middle of a step switches the steps to come: the step in progress stays in its own mode."""
+    sim = loop(short, [(0.0, p.Step(2)), (1.0, p.SetEngine("atomic")), (1.0, p.NextPhase()), (1.0, p.NextPhase()),
+                       (2.0, p.SetEngine("fused")), (2.0, p.NextPhase())])
+    live = sim.of(Progress)[-1].snapshot
+    assert live.engine == "fused"
+    phases = [m.report for m in sim.of(p.PhaseDone)]
+    assert [ph.phase.step for ph in phases] == [3, 3, 3]
+    for phase in phases:
+        shown = shown_snapshot(live, phase, None, short.matrix_names).report
+        assert shown is not None and (shown.engine, shown.lr) == ("atomic", short.schedule.lr_at(3)), phase.phase
+
+
 def test_a_branch_with_nothing_changed_retraces_the_run_bit_for_bit(short, reference):
     sim = loop(short, [(0.0, p.Step(30)), (1.0, p.Branch(10)), (2.0, p.Step(30))])
     assert short.step_count == 40
@@ -102,7 +133,7 @@ def test_a_new_learning_rate_differs_from_the_next_step_and_the_status_says_so(s
 def test_a_breakpoint_pauses_after_the_step_where_it_becomes_true(short, reference):
     threshold = sorted(r.loss for r in reference[:40])[3]  # true first at some step in 1..40
     first = next(r for r in reference if r.loss < threshold)
-    sim = loop(short, [(0.0, p.Run())], breaks=(parse(f"loss<{threshold!r}"),))
+    sim = loop(short, [(0.0, p.Run())], breaks=((parse(f"loss<{threshold!r}"), True),))
     assert short.step_count == first.step
     hit = sim.of(p.BreakHit)[-1]
     assert hit.step == first.step
@@ -121,8 +152,16 @@ def test_a_breakpoint_list_is_added_toggled_removed_and_a_bad_one_refused(short)
     assert reasons[1] == "there is no such breakpoint"
 
 
+def test_a_breakpoint_list_given_to_the_loop_keeps_its_order_and_its_off_ones_through_a_restart(short):
+    listed = (("step=2", False), ("spike", True), ("every=3", True))
+    sim = loop(short, [(0.0, p.Run()), (1.0, p.Restart()), (2.0, p.Run())],
+               breaks=tuple((parse(text), on) for text, on in listed))
+    assert [m.entries for m in sim.of(p.Breakpoints)] == [listed, listed]  # at start, and after the restart
+    assert [h.step for h in sim.of(p.BreakHit)] == [3, 3]  # step=2 is off, in the first run and the second
+
+
 def test_every_n_fires_on_each_of_its_steps_and_space_runs_on(short):
-    sim = loop(short, [(0.0, p.Run()), (5.0, p.Run()), (10.0, p.Run())], breaks=(parse("every=7"),))
+    sim = loop(short, [(0.0, p.Run()), (5.0, p.Run()), (10.0, p.Run())], breaks=((parse("every=7"), True),))
     assert [h.step for h in sim.of(p.BreakHit)] == [7, 14, 21]
     assert short.step_count == 21
 
