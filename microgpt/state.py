@@ -37,7 +37,7 @@ class Matrices:
         values = array("d")
         for m in matrices.values():
             for row in m:
-                values.extend(row)
+                values.fromlist(row)  # (a list: much faster than extend)
         return cls(shapes, values.tobytes())
 
     def unpack(self) -> dict[str, Matrix]:

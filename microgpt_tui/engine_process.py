@@ -53,6 +53,7 @@ NODE_HISTORY = 120  # graph sizes kept for the node-count sparkline
 RATE_WINDOW = 2.0  # seconds of recent steps that the steps-per-second figure averages over
 SMOOTHING = 0.8  # weight of the past in the per-mode graph-size and step-time averages
 SLOW_STEP = 0.2  # seconds: a step under way for this long is announced (`Computing`)
+LOOK_EVERY = 0.004  # seconds of units done between two looks at the requests while training runs freely
 
 
 class StepLike(Protocol):
@@ -327,7 +328,7 @@ class EngineLoop:
             self._announced = False
         step = self._step
         try:
-            step.advance()
+            self._advance_units(step, now)
         except TrainingDiverged as error:  # the weights are those of the last good step: saving still works
             self._step = None
             self._halt(f"{error} (try a smaller --lr, or resume from an earlier checkpoint)")
@@ -347,6 +348,17 @@ class EngineLoop:
         if step.finished:
             self._step = None
             self._finished(step, end)
+
+    def _advance_units(self, step: StepLike, now: float) -> None:
+        """One unit, or, while training runs with no `.` asked for, units for LOOK_EVERY seconds (up to the end of
+        the step): a look at the requests costs a system call, and a step has dozens of units. A pause still
+        lands between two units, a few milliseconds later at most."""
+        step.advance()
+        if self._pending_phases or not (self._running or self._pending_steps):
+            return
+        until = now + LOOK_EVERY
+        while not step.finished and self._clock() < until:
+            step.advance()
 
     def _finished(self, step: StepLike, end: float) -> None:
         """A step's update is done: record it, and stop where asked to."""
