@@ -12,6 +12,7 @@ had a header line says only its file name.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,7 @@ def _read_log(where: str, text: str) -> SavedRun:
             raise CompareError(f"{where} is not a saved run: line {i + 1} is not JSON; {HINT}") from None
     header = records[0].get("run") if records and isinstance(records[0], dict) else None
     losses: list[float] = []
+    rates: list[tuple[Any, Any]] = []  # each step's (schedule length, learning rate), as its line says
     for record in records:
         if not isinstance(record, dict) or "step" not in record:
             continue
@@ -89,7 +91,9 @@ def _read_log(where: str, text: str) -> SavedRun:
         if not isinstance(step, int) or not isinstance(loss, (int, float)) or not 1 <= step <= len(losses) + 1:
             raise CompareError(f"{where} has a step line out of order or without a loss (step {step!r}); {HINT}")
         del losses[step - 1:]  # a resumed run may take a step again
+        del rates[step - 1:]
         losses.append(float(loss))
+        rates.append((record.get("steps"), record.get("lr")))
     if not losses:
         raise CompareError(f"{where} holds no step with a loss; {HINT}")
     dataset = config = schedule = None
@@ -100,7 +104,26 @@ def _read_log(where: str, text: str) -> SavedRun:
             dataset = str(header["dataset"]["name"])
         except (KeyError, TypeError, ConfigError, ScheduleError) as error:
             raise CompareError(f"{where} has a damaged header line ({error}); {HINT}") from None
+        schedule = _schedule_of(schedule or Schedule.plain(config.lr, config.steps), rates)
     return SavedRun(where, dataset, config, schedule, tuple(losses))
+
+
+def _schedule_of(start: Schedule, rates: list[tuple[Any, Any]]) -> Schedule:
+    """The schedule a log's steps followed: `start` (its header's), changed where a step line's schedule length
+    or rate says it was (an extension on resume, a rate set in the app), so that its legend names the changes as
+    the run's checkpoint would. A rate is matched within rounding: the line keeps the rate, not its base."""
+    schedule = start
+    for k, (steps, lr) in enumerate(rates, 1):
+        if not isinstance(steps, int) or not isinstance(lr, (int, float)) or steps < k:
+            continue  # a line of an older log, or a damaged one: no schedule in it
+        try:
+            if steps != schedule.steps:
+                schedule = schedule.extend(steps, k)
+            if not math.isclose(schedule.lr_at(k), lr, rel_tol=1e-9, abs_tol=1e-15):
+                schedule = schedule.set_lr(lr / (1 - (k - 1) / steps), k)
+        except (ScheduleError, ZeroDivisionError):
+            continue
+    return schedule
 
 
 def legend(saved: SavedRun, config: Config, dataset: str, schedule: Schedule | None = None) -> str:

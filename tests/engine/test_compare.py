@@ -88,3 +88,21 @@ def test_bad_files_are_refused_in_one_line(tmp_path: Path, content: bytes) -> No
     for missing in (tmp_path / "nope.json", tmp_path):
         with pytest.raises(CompareError, match="no such file|directory"):
             read_run(missing)
+
+
+def test_a_log_names_schedule_changes_as_its_checkpoint_does(tiny: str, tmp_path: Path) -> None:
+    """A log's step lines carry each step's schedule length and rate: an extension made on resume (and a rate
+    changed with it) is named in its legend as in the checkpoint's, not "same settings"."""
+    log, save = tmp_path / "steps.jsonl", tmp_path / "run.json"
+    cli.main(["train", "--dataset", tiny, *FLAGS, "--until", "10", "--log-json", str(log), "--save", str(save)])
+    cli.main(["train", "--resume", str(save), "--until", "20", "--log-json", str(log)])
+    cli.main(["train", "--resume", str(save), "--steps", "60", "--until", "25", "--log-json", str(log)])
+    from_log, from_checkpoint = read_run(log), read_run(save)
+    assert from_log.losses == from_checkpoint.losses and len(from_log.losses) == 25
+    assert from_log.schedule is not None and from_checkpoint.schedule is not None
+    plain = Schedule.plain(CONFIG.lr, CONFIG.steps)
+    said = legend(from_checkpoint, CONFIG, "tiny.txt", plain)
+    assert "steps 60" in said and said != "run.json: same settings"
+    assert legend(from_log, CONFIG, "tiny.txt", plain) == said.replace("run.json", "steps.jsonl")
+    for k in range(1, 26):  # the rates rebuilt from the lines are the ones the run used
+        assert from_log.schedule.lr_at(k) == from_checkpoint.schedule.lr_at(k)
