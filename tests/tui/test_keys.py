@@ -11,7 +11,9 @@ import time
 
 import pytest
 from textual.command import CommandList
+from textual.geometry import Size
 from textual.widgets import Footer, Tabs
+from textual.widgets._footer import FooterKey
 
 from microgpt.checkpoint import load_checkpoint, save_checkpoint
 from microgpt.config import Config
@@ -884,3 +886,21 @@ async def test_after_a_death_a_checkpoint_of_another_run_is_not_offered(trainer,
         await until(pilot, lambda: isinstance(app.screen, ChoiceScreen), what="the question again")
         body = str(app.screen.query_one("#body").render())
         assert f"no restart from a checkpoint:\nnothing saved at {path} yet" in body
+
+
+async def test_footer_keys_are_as_wide_born_compact_as_once_told_not(trainer, make_app, ready):
+    """Each key of the footer is born compact (Textual's default) and only then learns the footer is not: after a
+    resize recomposes the footer, a key laid out in between kept the compact width, its label cut ("Qui"). The
+    footer's keys take the same room either way, so that nothing depends on that moment (tester defect 23)."""
+    app = make_app(trainer)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await ready(pilot)
+        keys = [key for key in app.query(FooterKey) if not key.has_class("-command-palette")]
+        assert keys
+        for key in keys:
+            widths = []
+            for compact in (True, False):
+                key.compact = compact
+                await pilot.pause()
+                widths.append(key.get_content_width(Size(100, 1), Size(100, 1)))
+            assert widths[0] == widths[1], key.description
