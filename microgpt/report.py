@@ -245,6 +245,7 @@ class PhaseReport:
     doc: str
     engine: str  # "fused" or "atomic": the graph mode the step is taken in
     lr: float  # the learning rate the step's update uses
+    steps: int  # the schedule's length when the step is taken (a later extension does not change it)
     tokens: tuple[str, ...]  # the model's inputs, position by position; BOS shown as BOS_LABEL
     targets: tuple[str, ...]  # what each position has to predict
     position_losses: tuple[float, ...]  # of the positions forwarded so far

@@ -406,6 +406,7 @@ class StepInProgress:
             doc=self.doc,
             engine=self.mode.name,
             lr=trainer.schedule.lr_at(self.number),
+            steps=trainer.steps,
             tokens=tokens,
             targets=targets,
             position_losses=tuple(float(x.data) for x in self.position_losses),

@@ -222,7 +222,8 @@ def test_phase_reports_carry_the_step_reports_numbers(engine: str) -> None:
         assert diff == {"nodes": 1, "edges": n, "params": 0, "constants": 0,
                         "by_op": Counter({"mean": 1}), "by_stage": Counter({"loss": 1})}
     assert units[-1][1].matrices == report.matrices
-    assert all((d.engine, d.lr) == (report.engine, report.lr) == (engine, trainer.schedule.lr_at(2)) for _, d in units)
+    assert all((d.engine, d.lr, d.steps) == (report.engine, report.lr, report.steps)
+               == (engine, trainer.schedule.lr_at(2), trainer.steps) for _, d in units)
 
 
 def test_the_loss_written_out_on_the_default_dataset() -> None:
