@@ -759,6 +759,8 @@ class MicroGPTApp(App[None]):
     @while_running
     def on_refused(self, message: Refused) -> None:
         """The engine could not do what was asked: say why."""
+        if message.what == "seek":  # no past step is on its way
+            self.query_one(StatusBar).replaying = None
         self.refuse(message.what, message.reason)
 
     def refuse(self, what: str, reason: str) -> None:
@@ -939,12 +941,14 @@ class MicroGPTApp(App[None]):
         self.phase = None  # `phase` is the past step's, while in history
         self.history_step = step
         self.runner.seek(step)
+        self.query_one(StatusBar).replaying = time.monotonic()  # (a far jump can take seconds: it says so)
 
     def leave_history(self) -> None:
         """Show the live step again."""
         if self.history_step is not None:
             self.history_step = None
             self.past = None
+            self.query_one(StatusBar).replaying = None
             self.phase, self._live_phase = self._live_phase, None
             self._show()
 
@@ -954,6 +958,7 @@ class MicroGPTApp(App[None]):
         if message.report.step == self.history_step:
             self.past = message.report
             self._past_series = (message.grad_history, message.node_history)
+            self.query_one(StatusBar).replaying = None
             self._show()
 
     @while_running
