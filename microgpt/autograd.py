@@ -293,6 +293,12 @@ def chain_rule(order: Sequence[Value]) -> None:
                 b.grad += node.db * g
 
 
+def no_layer(nodes: Sequence[Value]) -> None:
+    """An atomic piece of the backward pass is a whole position's part of the walk, through every layer: it runs
+    through no one layer."""
+    return None
+
+
 def atomic_census(order: Sequence[Value], roots: Sequence[Value] = ()) -> GraphCensus:
     """Count an atomic graph: nodes, edges, depth, and nodes by operation and by model stage.
 

@@ -359,6 +359,16 @@ class Mean(Node):
             x.grad += g
 
 
+def layer_of(nodes: Sequence[Node]) -> int | None:
+    """The model layer a backward piece runs through: the layer of the first layer matrix its nodes read, as the
+    backward pass meets them (a piece lies within one stage of one position: one layer at most); None if none."""
+    for node in reversed(nodes):
+        for name, _, _ in node.params_read():
+            if name.startswith("layer"):
+                return int(name.partition(".")[0].removeprefix("layer"))  # layer1.mlp_fc2 -> 1
+    return None
+
+
 def backprop(nodes: Sequence[Node]) -> None:
     """Run a stretch of a depth-first post-order backwards: each node's backward step, last node first."""
     for node in reversed(nodes):

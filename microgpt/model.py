@@ -263,15 +263,16 @@ class GraphMode:
     backprop: Callable[[Sequence[Any]], None]  # the chain rule over a stretch of the walk, last node first
     census: Callable[[Sequence[Any], Sequence[Any]], GraphCensus]  # count a walk from these roots
     split_stages: bool  # backward pieces are also cut where the model stage changes (too often in atomic)
+    layer_of: Callable[[Sequence[Any]], int | None]  # the one layer a backward piece runs through, if it has one
     forward_source: tuple[Code, ...]  # the code computing one forward position's scores, softmax and loss
     loss_source: tuple[Code, ...]  # the code of the mean loss
 
 
 MODES: dict[str, GraphMode] = {
-    "fused": GraphMode("fused", FusedForward, fu.backprop, fu.fused_census, True,
+    "fused": GraphMode("fused", FusedForward, fu.backprop, fu.fused_census, True, fu.layer_of,
                        ((fu.Head.__init__, "attention-scores"), (fu.CrossEntropy.__init__, "position-loss")),
                        ((fu.Mean.__init__, None),)),
-    "atomic": GraphMode("atomic", AtomicForward, ag.chain_rule, ag.atomic_census, False,
+    "atomic": GraphMode("atomic", AtomicForward, ag.chain_rule, ag.atomic_census, False, ag.no_layer,
                         ((AtomicForward.__call__, "attention-scores"), (AtomicForward.softmax, None),
                          (AtomicForward.position_loss, None)),
                         ((AtomicForward.mean_loss, None), (ag.total, None))),

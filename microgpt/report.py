@@ -124,18 +124,27 @@ class Phase:
     doc: str = ""  # the step's document
     position: int = -1  # the position a forward unit or backward piece works on (-1 for the others)
     stages: tuple[str, ...] = ()  # backward: the model stages of the piece, in the order it meets them
+    layer: int | None = None  # backward, in a model of several layers: the one layer the piece runs through
 
     @property
     def label(self) -> str:
-        """For the status line: `document “mignon”`, `forward 3/7 “mignon”`, `backward 2/35: position 5 · mlp`."""
+        """For the status line: `document “mignon”`, `forward 3/7 “mignon”`, `backward 2/35: position 5 · mlp`
+        (`backward 3/49: position 5 · layer 1 mlp` in a model of several layers)."""
         quoted = f"\u201c{self.doc}\u201d"
         if self.kind == "document":
             return f"document {quoted}"
         if self.kind == "forward":
             return f"forward {self.index + 1}/{self.count} {quoted}"
         if self.kind == "backward":
-            return f"backward {self.index + 1}/{self.count}: position {self.position} \u00b7 {', '.join(self.stages)}"
+            where = piece_stages(self.stages, self.layer)
+            return f"backward {self.index + 1}/{self.count}: position {self.position} \u00b7 {where}"
         return self.kind
+
+
+def piece_stages(stages: tuple[str, ...], layer: int | None) -> str:
+    """Where a backward piece runs, in words: `mlp`, `layer 1 mlp` (the piece's layer, if it has one)."""
+    named = ", ".join(stages)
+    return named if layer is None else f"layer {layer} {named}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +204,7 @@ class BackwardDetail:
     nodes: tuple[tuple[str, str, int], ...]  # (operation, stage, count) of the nodes processed, first met first
     done: int  # nodes processed so far in this step, this piece included
     remaining: int  # nodes still to process
+    layer: int | None = None  # in a model of several layers: the one layer the piece runs through (as Phase)
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,6 +255,7 @@ class PhaseReport:
     doc: str
     engine: str  # "fused" or "atomic": the graph mode the step is taken in
     lr: float  # the learning rate the step's update uses
+    steps: int  # the schedule's length when the step is taken (a later extension does not change it)
     tokens: tuple[str, ...]  # the model's inputs, position by position; BOS shown as BOS_LABEL
     targets: tuple[str, ...]  # what each position has to predict
     position_losses: tuple[float, ...]  # of the positions forwarded so far

@@ -118,7 +118,7 @@ def lines_to_keep(path: Path, trainer: Trainer) -> int:
     for i, line in enumerate(lines):
         try:
             record = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested too deep for the parser
             record = None
         if not isinstance(record, dict) or not ({"run", "step", "samples"} & set(record)):
             raise LineFileError(f"{path} is not a microgpt JSON log (line {i + 1} is not one of its records); "

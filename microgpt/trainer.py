@@ -319,7 +319,8 @@ class StepInProgress:
             self.forward.collect_grads(self.trainer.params)
             self._unit = StepInProgress._update
         self.t_backward += time.perf_counter() - t0
-        return Phase(self.number, "backward", i, len(self.pieces), self.doc, position, stages_of(nodes))
+        layer = self.mode.layer_of(nodes) if self.trainer.config.n_layer > 1 else None  # (one layer: it says nothing)
+        return Phase(self.number, "backward", i, len(self.pieces), self.doc, position, stages_of(nodes), layer)
 
     def _update(self) -> Phase:
         """Adam moves the weights; the loss is recorded and the step's report made."""
@@ -406,6 +407,7 @@ class StepInProgress:
             doc=self.doc,
             engine=self.mode.name,
             lr=trainer.schedule.lr_at(self.number),
+            steps=trainer.steps,
             tokens=tokens,
             targets=targets,
             position_losses=tuple(float(x.data) for x in self.position_losses),
@@ -450,7 +452,7 @@ class StepInProgress:
             if step is not None:
                 source.append((step, None))
         detail = BackwardDetail(position, phase.stages, tuple((op, st, c) for (op, st), c in by_kind.items()),
-                                done, len(self.order) - done)
+                                done, len(self.order) - done, phase.layer)
         return detail, source
 
     def _update_detail(self) -> UpdateDetail:

@@ -57,6 +57,7 @@ from microgpt_tui.messages import (
     Snapshot,
 )
 from microgpt_tui.palette import ColorMode
+from microgpt_tui.protocol import step_in_progress
 from microgpt_tui.runner import Runner
 from microgpt_tui.shown import shown_snapshot
 from microgpt_tui.themes import TERMINAL_THEME
@@ -758,7 +759,13 @@ class MicroGPTApp(App[None]):
     @while_running
     def on_refused(self, message: Refused) -> None:
         """The engine could not do what was asked: say why."""
-        self.say(message.what, message.reason, title=f"{message.what}: not done", severity="warning", timeout=6)
+        if message.what == "seek":  # no past step is on its way
+            self.query_one(StatusBar).replaying = None
+        self.refuse(message.what, message.reason)
+
+    def refuse(self, what: str, reason: str) -> None:
+        """Say that `what` (e.g. "lr") was not done, and why (the engine's refusals, and the app's own)."""
+        self.say(what, reason, title=f"{what}: not done", severity="warning", timeout=6)
 
     @while_running
     def on_notice(self, message: Notice) -> None:
@@ -934,12 +941,14 @@ class MicroGPTApp(App[None]):
         self.phase = None  # `phase` is the past step's, while in history
         self.history_step = step
         self.runner.seek(step)
+        self.query_one(StatusBar).replaying = time.monotonic()  # (a far jump can take seconds: it says so)
 
     def leave_history(self) -> None:
         """Show the live step again."""
         if self.history_step is not None:
             self.history_step = None
             self.past = None
+            self.query_one(StatusBar).replaying = None
             self.phase, self._live_phase = self._live_phase, None
             self._show()
 
@@ -949,6 +958,7 @@ class MicroGPTApp(App[None]):
         if message.report.step == self.history_step:
             self.past = message.report
             self._past_series = (message.grad_history, message.node_history)
+            self.query_one(StatusBar).replaying = None
             self._show()
 
     @while_running
@@ -1006,8 +1016,12 @@ class MicroGPTApp(App[None]):
             Ghost(f"before the branch at step {g.start}", g.losses, g.start + 1) for g in message.ghosts)
 
     def action_set_lr(self) -> None:
-        """Ask for a base learning rate; it holds from the next step on."""
-        if not self.engine_alive() or self.live is None:
+        """Ask for a base learning rate (offering the one in force); it holds from the next step on."""
+        live = self.live
+        if not self.engine_alive() or live is None:
+            return
+        if live.phase is not None and not live.running:  # `.` began a step: the engine would refuse the answer
+            self.refuse("lr", step_in_progress(live.phase.step))
             return
 
         def check(text: str) -> str | None:
@@ -1021,9 +1035,9 @@ class MicroGPTApp(App[None]):
             if text:
                 self.runner.set_lr(float(text))
 
-        self.push_screen(InputScreen("set learning rate…", f"Base learning rate from step {self.live.step + 1} "
-                                     f"on (now {self.live.next_lr:.4g} at that step; the decay continues):",
-                                     value=f"{self.trainer_config.lr:g}", check=check), answered)
+        self.push_screen(InputScreen("set learning rate…", f"Base learning rate from step {live.step + 1} "
+                                     f"on (now {live.next_lr:.4g} at that step; the decay continues):",
+                                     value=repr(live.base_lr), check=check), answered)  # exact: enter keeps it
 
     def action_breakpoints(self) -> None:
         """Open the breakpoint list."""

@@ -465,6 +465,7 @@ class EngineLoop:
             marks=tuple(segment.start for segment in schedule.segments[1:]),
             schedule_note=schedule.status(),
             next_lr=schedule.lr_at(trainer.step_count + 1),
+            base_lr=schedule.lr,
         )
         self._losses_sent = len(losses)
         self._last_publish = now
@@ -680,7 +681,7 @@ class EngineLoop:
         """The base learning rate from the next step on (between two steps only: the step in progress has its
         own)."""
         if self._step is not None:
-            self._post(p.Refused("lr", f"step {self._step.number} is in progress: finish it first (n)"))
+            self._post(p.Refused("lr", p.step_in_progress(self._step.number)))
             return
         self._trainer.set_lr(lr)
         status = self._trainer.schedule.status() or "the schedule is the reference's"

@@ -39,6 +39,7 @@ class Snapshot:
     marks: tuple[int, ...] = ()  # steps from which the schedule changed
     schedule_note: str | None = None  # "differs from the reference from step K" once the schedule changed
     next_lr: float = 0.0  # the learning rate of the next step (the one in progress, if any)
+    base_lr: float = 0.0  # the base learning rate of the steps to come (what "Set learning rate…" offers)
     probe: str | None = None  # the probed word whose forward pass `report` is (None: training's numbers)
 
     @property

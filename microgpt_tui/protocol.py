@@ -132,6 +132,12 @@ class SetLr:
     lr: float
 
 
+def step_in_progress(step: int) -> str:
+    """Why `SetLr` is refused while step `step` is in progress (it has its own rate): the engine's reason, which
+    the app gives too, before asking for a rate."""
+    return f"step {step} is in progress: finish it first (n)"
+
+
 @dataclass(frozen=True)
 class DrawAt:
     """Draw `count` names from the weights after past step `step`, with the sampler's own generator."""
@@ -204,6 +210,7 @@ class State:
     marks: tuple[int, ...] = ()  # steps from which the schedule changed (extended, new learning rate)
     schedule_note: str | None = None  # "differs from the reference from step K" once the schedule changed
     next_lr: float = 0.0  # the learning rate of the next step (the one in progress, if any)
+    base_lr: float = 0.0  # the base learning rate of the steps to come (the schedule's latest)
 
 
 @dataclass(frozen=True, eq=False)

@@ -291,6 +291,7 @@ def snapshot_of(state: p.State, losses: tuple[float, ...]) -> Snapshot:
         marks=state.marks,
         schedule_note=state.schedule_note,
         next_lr=state.next_lr,
+        base_lr=state.base_lr,
     )
 
 

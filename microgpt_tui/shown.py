@@ -46,10 +46,10 @@ def shown_snapshot(live: Snapshot, phase: PhaseReport | None, probe: ProbeReport
     if probe is not None:
         return replace(live, report=report_of_probe(probe, live, names), probe=probe.word)
     if phase is not None:
-        return replace(live, report=report_of_phase(phase, live, names), phase=None if history else phase.phase)
+        return replace(live, report=report_of_phase(phase, names), phase=None if history else phase.phase)
     if past is not None:
         return replace(live, report=past, phase=None)
-    return live
+    return replace(live, phase=None) if history else live  # (the past step asked for is on its way)
 
 
 def no_update(grads: dict[str, float], names: tuple[str, ...]) -> tuple[MatrixStats, ...]:
@@ -57,7 +57,7 @@ def no_update(grads: dict[str, float], names: tuple[str, ...]) -> tuple[MatrixSt
     return tuple(MatrixStats(name, grads.get(name, 0.0), NOT_COMPUTED, NOT_COMPUTED) for name in names)
 
 
-def report_of_phase(phase: PhaseReport, live: Snapshot, names: tuple[str, ...]) -> StepReport:
+def report_of_phase(phase: PhaseReport, names: tuple[str, ...]) -> StepReport:
     """A step report of the step so far: what the panes can show of a step stopped at one of its units."""
     losses = phase.position_losses
     detail = phase.detail
@@ -65,7 +65,7 @@ def report_of_phase(phase: PhaseReport, live: Snapshot, names: tuple[str, ...]) 
     matrices = phase.matrices or no_update(dict(phase.grad_norms), names)
     return StepReport(
         step=phase.phase.step,
-        steps=live.steps,
+        steps=phase.steps,  # the shown step's own, like its rate (a past step's schedule may since be longer)
         loss=loss,
         lr=phase.lr,  # the shown step's own (a past step's, or the live step's in progress)
         engine=phase.engine,

@@ -24,6 +24,7 @@ from microgpt.report import (
     ProbeReport,
     SourceSpan,
     UpdateDetail,
+    piece_stages,
 )
 from microgpt_tui.labels import PROBE_MARK, label, pad, quoted
 from microgpt_tui.palette import pack, wrap
@@ -332,7 +333,7 @@ by about the learning rate, whatever its gradient: `m̂ / √v̂` is ±1 when th
 
     def _backward(self, detail: BackwardDetail, width: int) -> list[Text]:
         lines = [Text.assemble(("position ", "dim"), (str(detail.position), "bold"), (" · ", "dim"),
-                               (", ".join(detail.stages), "bold"))]
+                               (piece_stages(detail.stages, detail.layer), "bold"))]
         chunks = [Text("processed:", style="dim")]
         stage_of_last = ""
         for op, stage, count in detail.nodes:  # grouped under their stage, in the order the piece met them

@@ -11,7 +11,7 @@ from textual.widget import Widget
 
 from microgpt_tui.messages import Snapshot
 
-SHOW_COMPUTING_AFTER = 0.25  # seconds: a step shorter than this is never announced (no flicker at full speed)
+SHOW_WAITING_AFTER = 0.25  # seconds: a step (or a replay) shorter than this is never announced (no flicker)
 TICK = 0.1  # seconds between redraws of the `computing step K… 3.2 s` counter
 
 
@@ -47,17 +47,18 @@ class StatusBar(Widget):
     computing: reactive[tuple[int, float] | None] = reactive(None)  # (step, when it began) of a step under way
     probe: reactive[str] = reactive("")  # the word probed, while its forward pass is shown
     history: reactive[str] = reactive("")  # e.g. "history · step 40 (live: 312)" while a past step is shown
+    replaying: reactive[float | None] = reactive(None)  # when the past step named was asked for, until it arrives
 
     def __init__(self, dataset: str, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.dataset = dataset
 
     def on_mount(self) -> None:
-        """Tick while a slow step is being computed."""
+        """Tick while a slow step is being computed, or a past step replayed."""
         self.set_interval(TICK, self._tick)
 
     def _tick(self) -> None:
-        if self.computing is not None and not self.death:
+        if (self.computing is not None or self.replaying is not None) and not self.death:
             self.refresh()
 
     def start_computing(self, step: int, elapsed: float = 0.0) -> None:
@@ -76,7 +77,15 @@ class StatusBar(Widget):
             return ""
         step, began = self.computing
         elapsed = time.monotonic() - began
-        return f"computing step {step}… {elapsed:.1f} s" if elapsed >= SHOW_COMPUTING_AFTER else ""
+        return f"computing step {step}… {elapsed:.1f} s" if elapsed >= SHOW_WAITING_AFTER else ""
+
+    def history_label(self) -> str:
+        """The past step shown, and ` · replaying…` once its report has been on its way for a noticeable time
+        (until then the panes still show the step shown before)."""
+        asked = self.replaying
+        if asked is None or self.death or time.monotonic() - asked < SHOW_WAITING_AFTER:
+            return self.history
+        return f"{self.history} · replaying…"
 
     def render(self) -> Text:
         """`step K / N · running · 74 steps/s · fused · names · saved step 100`, as much as the width holds."""
@@ -116,7 +125,7 @@ class StatusBar(Widget):
         if phase is not None:  # `step 1 · forward 3/7 “mignon”`
             parts.append((0, Text(f"step {phase.step:>{width}} / {snap.steps} · {phase.label}", style="bold")))
         elif self.history:  # a past step shown: which, then the live run's own line
-            parts.append((0, Text(self.history, style="bold reverse")))
+            parts.append((0, Text(self.history_label(), style="bold reverse")))
             parts.append((3, Text(f"step {snap.step:>{width}} / {snap.steps}", style="bold")))
         else:
             parts.append((0, Text(f"step {snap.step:>{width}} / {snap.steps}", style="bold")))

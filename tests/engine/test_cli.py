@@ -457,6 +457,7 @@ BAD_INPUTS = {  # what is wrong -> the command line; {tmp} is a folder of bad fi
     "log of another run": ["train", "--resume", "{tmp}/good.json", "--log-json", "{tmp}/other.jsonl"],
     "log with a torn line in the middle": ["train", "--resume", "{tmp}/good.json", "--log-json", "{tmp}/torn.jsonl"],
     "log that is not text": ["train", "--resume", "{tmp}/good.json", "--log-json", "{tmp}/binary.txt"],
+    "log with a line nested too deep": ["train", "--resume", "{tmp}/good.json", "--log-json", "{tmp}/deep.jsonl"],
 }
 
 
@@ -483,6 +484,7 @@ def bad(tmp_path: Path, tiny: str) -> dict[str, list[str]]:
     (tmp_path / "notes.txt").write_text("my notes\nthat must not be touched")  # no final newline
     (tmp_path / "other.jsonl").write_text(json.dumps({"run": {"config": Config().to_dict()}}) + "\n")
     (tmp_path / "torn.jsonl").write_text('{"run": {}}\n{"step": 1, "lo\n{"step": 2}\n')
+    (tmp_path / "deep.jsonl").write_text('{"run": {}}\n' + "[" * 100_000 + "\n")  # too deep for json
     (tmp_path / "other.txt").write_text("bob\nalice\n")
     (tmp_path / "file").write_text("x")
     return {case: [arg.format(tmp=tmp_path, tiny=tiny) for arg in argv] for case, argv in BAD_INPUTS.items()}
@@ -519,6 +521,8 @@ def test_refusals_name_what_differs(capsys: pytest.CaptureFixture[str], tmp_path
     assert "notes.txt is not a microgpt JSON log (line 1" in err
     _, _, err = run(capsys, *cases["log of another run"])
     assert "is the log of another run" in err
+    _, _, err = run(capsys, *cases["log with a line nested too deep"])
+    assert "deep.jsonl is not a microgpt JSON log (line 2" in err
     _, _, err = run(capsys, *cases["checkpoint of another dataset"])
     assert "'other.txt'" in err and "differs" in err
     _, _, err = run(capsys, *cases["until not after resumed step"])

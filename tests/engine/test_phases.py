@@ -159,6 +159,33 @@ def test_backward_pieces_are_the_walk_reversed_unbroken(engine: str) -> None:
     assert [p.index for p in backward] == list(range(len(backward)))
 
 
+@pytest.mark.parametrize("engine", ["fused", "atomic"])
+@pytest.mark.parametrize("n_layer", [1, 2, 3])
+def test_backward_pieces_name_their_layer_in_a_model_of_several(engine: str, n_layer: int) -> None:
+    """A fused piece runs through one stage of one position: in a model of several layers its label says which
+    layer (layer n_layer - 1 first: the backward pass goes down the model). An atomic piece runs through a whole
+    position, every layer: it names none; nor does any piece of a one-layer model."""
+    trainer = Trainer(load_dataset("names"), Config(n_layer=n_layer, n_embd=8, n_head=2, steps=2), engine)
+    step = trainer.begin_step()
+    units = [(p, d) for p, d in walk_units(step) if p.kind == "backward"]
+    backward = [p for p, _ in units]
+    assert [d.detail.layer for _, d in units] == [p.layer for p in backward]  # type: ignore[union-attr]
+    n, k = step.n, len(backward)
+    if engine == "atomic" or n_layer == 1:
+        assert all(p.layer is None for p in backward)
+        assert all(p.label == f"backward {p.index + 1}/{k}: position {p.position} · {', '.join(p.stages)}"
+                   for p in backward)
+        return
+    layers = [None, None, *[layer for layer in reversed(range(n_layer)) for _ in ("mlp", "attention")], None]
+    stages = ["loss", "lm_head", *["mlp", "attention"] * n_layer, "embedding"]
+    assert [(p.layer, p.stages) for p in backward] == [(layer, (s,)) for _ in range(n)
+                                                      for layer, s in zip(layers, stages)]
+    top = n_layer - 1
+    assert backward[2].label == f"backward 3/{k}: position {n - 1} · layer {top} mlp"
+    assert backward[-2].label == f"backward {k - 1}/{k}: position 0 · layer 0 attention"
+    assert backward[1].label == f"backward 2/{k}: position {n - 1} · lm_head"
+
+
 # ---- reports agree with the step they end in ---------------------------------------------------------------
 
 def census_difference(step: GraphCensus, forward: GraphCensus) -> dict[str, Any]:
@@ -222,7 +249,8 @@ def test_phase_reports_carry_the_step_reports_numbers(engine: str) -> None:
         assert diff == {"nodes": 1, "edges": n, "params": 0, "constants": 0,
                         "by_op": Counter({"mean": 1}), "by_stage": Counter({"loss": 1})}
     assert units[-1][1].matrices == report.matrices
-    assert all((d.engine, d.lr) == (report.engine, report.lr) == (engine, trainer.schedule.lr_at(2)) for _, d in units)
+    assert all((d.engine, d.lr, d.steps) == (report.engine, report.lr, report.steps)
+               == (engine, trainer.schedule.lr_at(2), trainer.steps) for _, d in units)
 
 
 def test_the_loss_written_out_on_the_default_dataset() -> None:
@@ -435,3 +463,4 @@ def test_phase_labels() -> None:
     assert Phase(1, "forward", 2, 7, "mignon", 2).label == "forward 3/7 \u201cmignon\u201d"
     assert Phase(1, "loss", 0, 1, "mignon").label == "loss" and Phase(1, "update", 0, 1).label == "update"
     assert Phase(1, "backward", 1, 35, "mignon", 6, ("lm_head",)).label == "backward 2/35: position 6 \u00b7 lm_head"
+    assert Phase(1, "backward", 4, 49, "mignon", 6, ("mlp",), 1).label == "backward 5/49: position 6 \u00b7 layer 1 mlp"

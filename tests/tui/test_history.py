@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import time
 from dataclasses import replace
 
 import pytest
@@ -15,13 +16,14 @@ from textual.widgets import Tabs
 from microgpt.breakpoints import parse
 from microgpt.checkpoint import load_checkpoint, save_checkpoint
 from microgpt.config import Config
+from microgpt.history import History
 from microgpt.report import StepReport
 from microgpt.trainer import Trainer
 from microgpt_tui.__main__ import compared_runs, saved_history
 from microgpt_tui.app import MicroGPTApp
 from microgpt_tui.widgets.choice_screen import ChoiceScreen
 from microgpt_tui.widgets.loss_chart import LossChart
-from microgpt_tui.widgets.status_bar import StatusBar
+from microgpt_tui.widgets.status_bar import SHOW_WAITING_AFTER, StatusBar
 
 
 def same(a: StepReport, b: StepReport) -> bool:
@@ -105,6 +107,62 @@ async def test_training_keys_return_to_the_live_step_and_samples_come_from_the_s
         await pilot.press("n")
         await until(pilot, lambda: app.snapshot.step == 9, what="step 9")
         assert app.history_step is None and shown(app).step == 9
+
+
+class SlowHistory(History):
+    """A history whose replay of one step takes `seconds` (a jump far back in a long run)."""
+
+    def __init__(self, trainer: Trainer, slow_step: int, seconds: float) -> None:
+        super().__init__(trainer)
+        self.slow_step, self.seconds = slow_step, seconds
+
+    def replay(self, step: int) -> StepReport:
+        if step == self.slow_step:
+            time.sleep(self.seconds)
+        return super().replay(step)
+
+
+async def test_a_slow_replay_says_replaying_and_a_fast_one_never_does(trainer, make_app, until):
+    app = make_app(trainer, paused=False, until=12, history=SlowHistory(trainer, slow_step=2, seconds=1.5))
+    async with app.run_test(size=(100, 32)) as pilot:
+        await trained(pilot, until, 12)
+        labels: list[str] = []  # the status line, sampled while the past step is on its way
+
+        def arrived() -> bool:
+            labels.append(status(app))
+            return shown(app).step == 11
+
+        await pilot.press("left")  # step 11: replayed at once
+        await until(pilot, arrived, what="step 11")
+        await pilot.pause(3 * SHOW_WAITING_AFTER)  # long past the moment `replaying…` would be said
+        labels.append(status(app))
+        assert "history · step 11 (live: 12)" in labels[-1]
+        assert all("replaying" not in text for text in labels)
+
+        await pilot.press("home")  # step 1 (replayed at once)
+        await at_step(pilot, until, 1)
+        await pilot.press("right")  # step 2: slow
+        asked = app.query_one(StatusBar).replaying  # when the app asked for it
+        assert asked is not None
+        first, early = status(app), time.monotonic() - asked < SHOW_WAITING_AFTER
+        assert "history · step 2 (live: 12)" in first and not (early and "replaying" in first)
+        assert shown(app).step == 1  # the panes still show the step before
+        await until(pilot, lambda: "replaying…" in status(app), what="replaying…")
+        assert time.monotonic() - asked >= SHOW_WAITING_AFTER and shown(app).step == 1
+        assert "history · step 2 (live: 12) · replaying…" in status(app)
+        await at_step(pilot, until, 2)
+        assert "history · step 2 (live: 12)" in status(app) and "replaying" not in status(app)
+
+        await pilot.press("end", "full_stop", "full_stop")  # the live step 13, begun: then back to step 2
+        await until(pilot, lambda: app.phase is not None and app.phase.phase.kind == "forward", what="step 13 begun")
+        app.go_to_step(2)
+        await pilot.pause()
+        assert "history · step 2 (live: 12)" in status(app)  # not the live step's phase
+        await until(pilot, lambda: "history · step 2 (live: 12) · replaying…" in status(app), what="replaying…")
+        await at_step(pilot, until, 2)
+        assert "replaying" not in status(app)
+        await pilot.press("end")  # the live step's phase again
+        await until(pilot, lambda: "step   13 / 1000 · forward 1/" in status(app), what="step 13's phase")
 
 
 async def test_dot_in_history_steps_through_the_past_steps_phases(trainer, make_app, until, reference):

@@ -30,6 +30,7 @@ from microgpt.trainer import Trainer
 from microgpt_tui.app import MicroGPTApp
 from microgpt_tui.widgets.inside import PROBE_MARK, Inside, code_lines, mean_written, share_rows
 from microgpt_tui.widgets.probe_input import ProbeInput
+from microgpt_tui.widgets.status_bar import StatusBar
 
 ROOT = Path(__file__).resolve().parents[2]
 APP_CSS = ROOT / "microgpt_tui" / "app.tcss"
@@ -213,6 +214,21 @@ async def test_two_layers_follow_the_selected_layer_and_head(names, make_app, re
         await pilot.pause()
         assert (app.attn_layer, app.attn_head) == (1, 2)
         check_phase(shown(app), forward, layer=1, head=2)
+
+
+async def test_two_layers_name_the_layer_of_each_backward_piece(names, make_app, ready):
+    """In a model of two layers the pane and the status line say which layer a backward piece went through."""
+    config = Config(n_layer=2)
+    app = make_app(Trainer(names, config))
+    async with app.run_test(size=(100, 32)) as pilot:
+        await ready(pilot)
+        backward = [r for r in step_phases(Trainer(names, config)) if isinstance(r.detail, BackwardDetail)]
+        count, last = len(backward), backward[0].phase.position
+        for index, where in ((1, "lm_head"), (2, "layer 1 mlp"), (3, "layer 1 attention"), (4, "layer 0 mlp"),
+                             (5, "layer 0 attention"), (6, "embedding")):
+            text = await show(pilot, app, backward[index])
+            assert f"position {last} · {where}" in text.splitlines()[0]
+            assert f"backward {index + 1}/{count}: position {last} · {where}" in app.query_one(StatusBar).render().plain
 
 
 async def test_atomic_mode_shows_the_reference_graphs_numbers_and_code(names, make_app, ready):

@@ -10,7 +10,7 @@ import signal
 import time
 
 import pytest
-from textual.command import CommandList
+from textual.command import CommandList, CommandPalette
 from textual.geometry import Size
 from textual.widgets import Footer, Tabs
 from textual.widgets._footer import FooterKey
@@ -583,6 +583,74 @@ async def test_set_learning_rate_from_the_palette(trainer, make_app, ready, unti
         await until(pilot, lambda: app.past is not None and app.past.step == 4, what="step 4")
         assert app.past.lr == segment.lr_at(4) != expected[3].lr
         assert "differs from the reference from step 4" in app.query_one(StatusBar).render().plain
+
+
+async def open_from_the_palette(pilot, app, until, name: str) -> None:
+    """Type a command's name into the palette and run the first hit."""
+    await pilot.press("ctrl+p", *name)
+    commands = app.screen.query_one(CommandList)
+    await until(pilot, lambda: commands.option_count > 0, what="the palette's hits")
+    await pilot.press("enter")
+    await until(pilot, lambda: not isinstance(app.screen, CommandPalette), what="the palette to close")
+
+
+async def test_set_learning_rate_offers_the_current_base_rate(trainer, make_app, ready, until, steps):
+    """After a change, the question offers the rate now in force: enter keeps it (it does not set the configured
+    one back)."""
+    from textual.widgets import Input
+
+    from microgpt_tui.widgets.input_screen import InputScreen
+
+    config = trainer.config
+    app = make_app(trainer)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await ready(pilot)
+        await steps(pilot, 2)
+        await open_from_the_palette(pilot, app, until, "set learning rate")
+        await until(pilot, lambda: isinstance(app.screen, InputScreen), what="the question")
+        field = app.screen.query_one("#value", Input)
+        assert float(field.value) == config.lr
+        rate = config.lr * 5
+        await pilot.press(*["backspace"] * len(field.value), *repr(rate), "enter")
+        await until(pilot, lambda: app.snapshot.schedule_note == "differs from the reference from step 3",
+                    what="the new rate")
+        assert app.snapshot.base_lr == rate
+        changed = app.snapshot.next_lr
+        await open_from_the_palette(pilot, app, until, "set learning rate")
+        await until(pilot, lambda: isinstance(app.screen, InputScreen), what="the question again")
+        field = app.screen.query_one("#value", Input)
+        assert float(field.value) == rate  # the rate in force, not the configured one
+        await pilot.press("enter")  # as offered: nothing changes
+        await until(pilot, lambda: not isinstance(app.screen, InputScreen), what="the question to close")
+        await settled(pilot, app)
+        snapshot = app.snapshot
+        assert (snapshot.base_lr, snapshot.next_lr, snapshot.marks) == (rate, changed, (3,))
+        assert snapshot.schedule_note == "differs from the reference from step 3"
+
+
+async def test_set_learning_rate_mid_step_is_refused_without_asking(trainer, make_app, ready, until, steps):
+    """After `.` has begun a step, its rate is fixed: the palette's command says so at once (as the engine
+    would), instead of asking for a rate the engine then refuses."""
+    from microgpt_tui.widgets.input_screen import InputScreen
+
+    app = make_app(trainer)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await ready(pilot)
+        await steps(pilot, 2)
+        await pilot.press("full_stop", "full_stop")
+        await until(pilot, lambda: app.live.phase is not None and app.live.phase.kind == "forward",
+                    what="step 3's first position")
+        sent = app.runner.sent
+        await open_from_the_palette(pilot, app, until, "set learning rate")
+        await pilot.pause(0.1)
+        assert not isinstance(app.screen, InputScreen)
+        assert app.runner.sent == sent  # nothing asked of the engine
+        said = [(str(n.title), str(n.message)) for n in app._notifications]
+        assert ("lr: not done", "step 3 is in progress: finish it first (n)") in said
+        await pilot.press("n")  # the step finished, the question is asked again
+        await until(pilot, lambda: app.snapshot.step == 3 and app.live.phase is None, what="step 3 done")
+        await open_from_the_palette(pilot, app, until, "set learning rate")
+        await until(pilot, lambda: isinstance(app.screen, InputScreen), what="the question")
 
 
 async def test_save_as_from_the_palette(trainer, make_app, ready, until, steps, tmp_path):

@@ -44,6 +44,9 @@ STATES = [  # (fields, what must survive at 80 columns)
      ["history · step 40 (live: 312)", BREAK]),  # (history is always paused)
     (dict(snapshot=replace(PAUSED, step=312), history="history · step 40 (live: 312)"),
      ["history · step 40 (live: 312)", "step  312 / 1000", "paused"]),
+    (dict(snapshot=replace(PAUSED, step=312), history="history · step 40 (live: 312)",
+          replaying=time.monotonic() - 1.0),
+     ["history · step 40 (live: 312) · replaying…", "paused"]),
     (dict(snapshot=replace(PAUSED, phase=Phase(42, "backward", 34, 35, "isabella", 0, ("embedding",)))),
      ["step   42 / 1000 · backward 35/35: position 0 · embedding", "steps/s"]),
     (dict(snapshot=replace(PAUSED, phase=Phase(42, "backward", 34, 35, "isabella", 0, ("embedding",))),
@@ -60,8 +63,8 @@ STATES = [  # (fields, what must survive at 80 columns)
 ]
 
 
-@pytest.mark.parametrize(("fields", "kept"), STATES, ids=["breakpoint", "history-break", "history", "phase",
-                                                          "phase-break", "death", "computing",
+@pytest.mark.parametrize(("fields", "kept"), STATES, ids=["breakpoint", "history-break", "history", "replaying",
+                                                          "phase", "phase-break", "death", "computing",
                                                           "finished"])
 async def test_at_80_columns_the_state_survives(fields, kept):
     line = await line_at(80, **fields)

@@ -89,6 +89,22 @@ def test_a_past_steps_phases_are_shown_in_its_own_mode_and_learning_rate(short):
         assert shown is not None and (shown.step, shown.engine, shown.lr) == (5, "atomic", step5.lr), phase.phase
 
 
+def test_a_past_steps_phases_name_the_schedule_length_it_had(short):
+    """Step 3 is taken in a 60-step run, later extended to twice that: the panes, showing step 3's phases, say
+    step 3 of 60 (as its report does), not of the live schedule's length."""
+    length = short.steps
+    sim = loop(short, [(0.0, p.Step(4)), (1.0, p.Extend(2 * length)), (1.0, p.Step(2)), (2.0, p.Seek(3)),
+                       *[(3.0, p.PastPhase(3))] * 3])
+    step3 = sim.of(p.Past)[-1].report
+    live = sim.of(Progress)[-1].snapshot
+    assert step3.steps == length and live.steps == 2 * length
+    phases = [m.report for m in sim.of(p.PastPhaseDone)]
+    assert [ph.phase.kind for ph in phases] == ["document", "forward", "forward"]
+    for phase in phases:
+        shown = shown_snapshot(live, phase, None, short.matrix_names, past=step3, history=True).report
+        assert shown is not None and (shown.step, shown.steps) == (3, length), phase.phase
+
+
 def test_the_live_step_in_progress_keeps_the_mode_it_was_begun_in(short):
     """`m` in the middle of a step switches the steps to come: the step in progress stays in its own mode."""
     sim = loop(short, [(0.0, p.Step(2)), (1.0, p.SetEngine("atomic")), (1.0, p.NextPhase()), (1.0, p.NextPhase()),
