@@ -1035,7 +1035,8 @@ class MicroGPTApp(App[None]):
             if text:
                 self.runner.set_lr(float(text))
 
-        self.push_screen(InputScreen("set learning rate…", f"Base learning rate from step {live.step + 1} "
+        when = "the next step" if live.running else f"step {live.step + 1}"  # running: the step after this one
+        self.push_screen(InputScreen("set learning rate…", f"Base learning rate from {when} "
                                      f"on (now {live.next_lr:.4g} at that step; the decay continues):",
                                      value=repr(live.base_lr), check=check), answered)  # exact: enter keeps it
 

@@ -178,6 +178,7 @@ class EngineLoop:
         self._pending_steps = 0  # steps to finish (the one in progress counts as one)
         self._pending_phases = 0  # units to do, one per `.`
         self._step: StepLike | None = None  # the step in progress
+        self._lr_after_step: float | None = None  # a base learning rate asked for while a running step was taken
         self._step_began = 0.0
         self._announced = False  # a `Computing` went out for the step in progress
         self._detail_sent: Phase | None = None  # the unit whose numbers the app last received
@@ -368,6 +369,9 @@ class EngineLoop:
         if counted:
             self._pending_steps -= 1
         self._record(report, end)
+        if self._lr_after_step is not None:  # asked for while this step ran: it holds from the next one
+            lr, self._lr_after_step = self._lr_after_step, None
+            self._set_lr(lr)
         hits = self._remember(report)
         if self._cap is not None:
             self._next_step_at = max(self._next_step_at + 1.0 / self._cap, end - 1.0 / self._cap)
@@ -431,6 +435,9 @@ class EngineLoop:
     def _halt(self, reason: str) -> None:
         self._stop_running()
         self._post(p.Halt(reason))
+        if self._step is None and self._lr_after_step is not None:  # the step it waited for failed: from now on
+            lr, self._lr_after_step = self._lr_after_step, None
+            self._set_lr(lr)
 
     def _rate(self) -> float | None:
         times = self._step_times
@@ -664,6 +671,9 @@ class EngineLoop:
         self._past = None
         self._history.rewind(trainer, step)
         self._watch.rewind(step)
+        if self._lr_after_step is not None:  # asked for while the abandoned step ran: it holds from the next one
+            lr, self._lr_after_step = self._lr_after_step, None
+            self._set_lr(lr)
         self._losses_sent = min(self._losses_sent, step)
         history = self._history
         self._report = history.replay(step) if step > history.start else None
@@ -678,10 +688,14 @@ class EngineLoop:
         self._announce_time_travel()
 
     def _set_lr(self, lr: float) -> None:
-        """The base learning rate from the next step on (between two steps only: the step in progress has its
-        own)."""
+        """The base learning rate from the next step on. The step in progress has its own: while training runs,
+        the new rate waits for it to end (a running step is always in progress); a step stopped between phases
+        (`.`) must be finished first."""
         if self._step is not None:
-            self._post(p.Refused("lr", p.step_in_progress(self._step.number)))
+            if self._running or self._pending_steps:
+                self._lr_after_step = lr
+            else:
+                self._post(p.Refused("lr", p.step_in_progress(self._step.number)))
             return
         self._trainer.set_lr(lr)
         status = self._trainer.schedule.status() or "the schedule is the reference's"

@@ -146,6 +146,23 @@ def test_a_new_learning_rate_differs_from_the_next_step_and_the_status_says_so(s
     assert "base learning rate 0.1 from step 11" in sim.of(p.Notice)[-1].text
 
 
+def test_a_learning_rate_asked_for_while_training_runs_holds_from_the_step_after_the_running_one(short):
+    """While training runs a step is always in progress: the new rate waits for it, it is not refused."""
+    sim = loop(short, [(0.0, p.Run()), (0.105, p.SetLr(0.1)), (0.3, p.Pause())])
+    assert not sim.of(p.Refused)
+    notice = next(n for n in sim.of(p.Notice) if n.title == "learning rate")
+    start = short.schedule.segments[-1].start
+    assert short.schedule.segments[-1].lr == 0.1 and 10 < start <= short.step_count
+    assert f"base learning rate 0.1 from step {start}" in notice.text
+    assert sim.of(Progress)[-1].snapshot.schedule_note == f"differs from the reference from step {start}"
+
+
+def test_a_learning_rate_asked_for_between_the_phases_of_a_step_is_refused(short):
+    sim = loop(short, [(0.0, p.Step(3)), (1.0, p.NextPhase()), (1.0, p.NextPhase()), (2.0, p.SetLr(0.1))])
+    assert sim.of(p.Refused)[-1].reason == p.step_in_progress(4)
+    assert not short.schedule.changed
+
+
 def test_a_breakpoint_pauses_after_the_step_where_it_becomes_true(short, reference):
     threshold = sorted(r.loss for r in reference[:40])[3]  # true first at some step in 1..40
     first = next(r for r in reference if r.loss < threshold)
