@@ -6,9 +6,10 @@ end of the pipe closes. The loop takes requests from `protocol` and posts record
 
 The loop trains only through the phase API: it advances a `StepInProgress` one unit at a time (the document,
 each forward position, the loss, each backward piece, the update) and looks at its requests between units, so a
-pause or a `.` lands between phases even in a 5-second atomic step. Single steps and phases are counted, so three
-quick presses are three steps. While running, a `State` goes out at most `fps` times a second; a requested step
-or a change of state goes out at once.
+`.` lands between phases even in a 5-second atomic step; a pause while running finishes the step in progress
+first (it counts as one requested step), so that training stops on a whole step. Single steps and phases are
+counted, so three quick presses are three steps. While running, a `State` goes out at most `fps` times a second;
+a requested step or a change of state goes out at once.
 
 This module imports no Textual and no Rich (tests/engine/test_isolation.py checks it in a fresh interpreter).
 """
@@ -263,6 +264,8 @@ class EngineLoop:
                 else:
                     self._running = False
             case p.Pause():
+                if self._running and self._step is not None:  # the pause lands between steps: this one ends first
+                    self._pending_steps = max(self._pending_steps, 1)
                 self._running = False
                 self._until = None
             case p.Step(count):
@@ -351,7 +354,7 @@ class EngineLoop:
 
     def _advance_units(self, step: StepLike, now: float) -> None:
         """One unit, or, while training runs with no `.` asked for, units for LOOK_EVERY seconds (up to the end of
-        the step): a look at the requests costs a system call, and a step has dozens of units. A pause still
+        the step): a look at the requests costs a system call, and a step has dozens of units. A `.` still
         lands between two units, a few milliseconds later at most."""
         step.advance()
         if self._pending_phases or not (self._running or self._pending_steps):
