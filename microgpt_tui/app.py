@@ -400,8 +400,8 @@ class MicroGPTApp(App[None]):
             self._wants_engine = snapshot.engine
             status.pending = ""
         self.live = snapshot
-        if self.history_step is not None and snapshot.step <= self.history_step:  # a branch or restart went back
-            self.leave_history()
+        if self.history_step is not None and live_position(snapshot) <= self.history_step:  # a branch or restart
+            self.leave_history()  # went back
         if snapshot.running or snapshot.phase is None:  # between steps, or training on: no phase to show ...
             if self.history_step is None:
                 self.phase = live_phase_after(self.phase, snapshot)
@@ -876,7 +876,7 @@ class MicroGPTApp(App[None]):
         if self.history_step is None or live is None:
             label = ""
         else:
-            label = f"history · step {self.history_step} (live: {live.step})"
+            label = f"history · step {self.history_step} (live: {live_position(live)})"
             if self.phase is not None:
                 label += f" · {self.phase.phase.label}"
         for status in self.mounted(StatusBar):
@@ -909,22 +909,23 @@ class MicroGPTApp(App[None]):
         if self._wants_running:
             self.say("history", "pause first (space): past steps are shown while paused", timeout=3)
             return
-        self.go_to_step((self.history_step if self.history_step is not None else live.step) + delta)
+        self.go_to_step((self.history_step if self.history_step is not None else live_position(live)) + delta)
 
     def action_scrub_to(self, where: str) -> None:
         """Show the first step the history holds (`first`), or the live step again (`live`)."""
         if where == "live":
             self.leave_history()
         elif self.live is not None:
-            self.action_scrub(self.first_step - (self.history_step or self.live.step))
+            self.action_scrub(self.first_step - (self.history_step or live_position(self.live)))
 
     def go_to_step(self, step: int) -> None:
-        """Show step `step` (clamped to the history); the live step leaves the history."""
+        """Show step `step` (clamped to the history); the live step (the one in progress, if any) leaves the
+        history."""
         live = self.live
         if live is None:
             return
-        step = max(self.first_step, min(live.step, step))
-        if step >= live.step:
+        step = max(self.first_step, min(live_position(live), step))
+        if step >= live_position(live):
             self.leave_history()
             return
         if step == self.history_step:
@@ -965,7 +966,8 @@ class MicroGPTApp(App[None]):
         if live.step < self.first_step:
             self.say("history", "no step to show yet: n takes one", timeout=3)
             return
-        first, last = self.first_step, live.step
+        first, last = self.first_step, live_position(live)
+        in_progress = " (in progress)" if last > live.step else ""
 
         def check(text: str) -> str | None:
             if not text.isdigit() or not first <= int(text) <= last:
@@ -979,7 +981,8 @@ class MicroGPTApp(App[None]):
                     self.runner.pause()
                 self.go_to_step(int(text))
 
-        self.push_screen(InputScreen("go to step…", f"Show step ({first}-{last}; {last} is the live step):",
+        self.push_screen(InputScreen("go to step…",
+                                     f"Show step ({first}-{last}; {last} is the live step{in_progress}):",
                                      value=str(self.history_step or last), check=check), answered)
 
     def action_branch(self) -> None:
@@ -1070,6 +1073,12 @@ class MicroGPTApp(App[None]):
         self.leave_history()
         self.query_one(StatusBar).notice = message.text
         self.say("halted", message.text, title="breakpoint: training paused (space runs on)", timeout=10)
+
+
+def live_position(live: Snapshot) -> int:
+    """The step the live run is at: the one in progress (after `.`), else the last one finished (every step before
+    it, the last finished one included, is a past step the history can show)."""
+    return live.step + 1 if live.phase is not None else live.step
 
 
 def live_phase_after(phase: PhaseReport | None, snapshot: Snapshot) -> PhaseReport | None:

@@ -49,7 +49,7 @@ def shown_snapshot(live: Snapshot, phase: PhaseReport | None, probe: ProbeReport
         return replace(live, report=report_of_phase(phase, live, names), phase=None if history else phase.phase)
     if past is not None:
         return replace(live, report=past, phase=None)
-    return live
+    return replace(live, phase=None) if history else live  # (the past step's replay is on its way)
 
 
 def no_update(grads: dict[str, float], names: tuple[str, ...]) -> tuple[MatrixStats, ...]:

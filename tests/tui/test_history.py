@@ -123,6 +123,33 @@ async def test_dot_in_history_steps_through_the_past_steps_phases(trainer, make_
         assert app.snapshot.step == 5
 
 
+async def test_the_last_finished_step_is_reachable_while_a_step_is_in_progress(trainer, make_app, until, reference):
+    from microgpt_tui.widgets.input_screen import InputScreen
+
+    app = make_app(trainer, paused=False, until=5)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await trained(pilot, until, 5)
+        await pilot.press("full_stop")  # step 6 begins: its document
+        await until(pilot, lambda: app.phase is not None and app.live.phase is not None, what="step 6's document")
+        await pilot.press("left")  # the step the run stopped on, not the one before it
+        await at_step(pilot, until, 5)
+        assert app.history_step == 5 and same(shown(app), reference[4])
+        assert "history · step 5 (live: 6)" in status(app)
+        await pilot.press("right")  # back to the step in progress, its phase shown again
+        await until(pilot, lambda: app.history_step is None, what="the live step")
+        assert app.phase is not None and app.phase.phase.step == 6 and "document" in status(app)
+        await pilot.press("left", "left", "end")
+        await until(pilot, lambda: app.history_step is None and app.phase is not None, what="live again")
+        app.action_go_to()
+        await until(pilot, lambda: isinstance(app.screen, InputScreen), what="the question")
+        assert "(1-6; 6 is the live step (in progress))" in str(app.screen.query_one("Static").render())
+        field = app.screen.query_one("#value")
+        await pilot.press(*["backspace"] * len(field.value), "5", "enter")
+        await at_step(pilot, until, 5)
+        assert app.history_step == 5 and same(shown(app), reference[4])
+        assert app.live.step == 5 and app.live.phase is not None  # the step in progress waits, untouched
+
+
 async def test_a_branch_with_nothing_changed_reproduces_the_run_bit_for_bit(trainer, make_app, until, reference):
     app = make_app(trainer, paused=False, until=20)
     async with app.run_test(size=(100, 32)) as pilot:
