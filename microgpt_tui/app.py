@@ -610,7 +610,7 @@ class MicroGPTApp(App[None]):
                     timeout=4)
 
     def action_run_to(self) -> None:
-        """Ask for a step, then train and pause after it."""
+        """Ask for a step, then train and pause after it (from the live step: a past step shown is left first)."""
         if not self.engine_alive() or self.snapshot is None:
             return
         step, steps = self.snapshot.step, self.snapshot.steps
@@ -622,6 +622,7 @@ class MicroGPTApp(App[None]):
 
         def answered(text: str | None) -> None:
             if text:
+                self.leave_history()  # training is watched live, as after space and n
                 self._wants_running = True
                 self.query_one(StatusBar).pending = "starting…"
                 self.runner.run_until(int(text))

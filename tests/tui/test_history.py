@@ -150,6 +150,25 @@ async def test_the_last_finished_step_is_reachable_while_a_step_is_in_progress(t
         assert app.live.step == 5 and app.live.phase is not None  # the step in progress waits, untouched
 
 
+async def test_run_to_step_from_history_shows_the_live_run(trainer, make_app, until, reference):
+    from microgpt_tui.widgets.input_screen import InputScreen
+
+    app = make_app(trainer, paused=False, until=5)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await trained(pilot, until, 5)
+        await pilot.press("home")
+        await at_step(pilot, until, 1)
+        app.action_run_to()
+        await until(pilot, lambda: isinstance(app.screen, InputScreen), what="the question")
+        field = app.screen.query_one("#value")
+        await pilot.press(*["backspace"] * len(field.value), "9", "enter")
+        assert app.history_step is None  # left at once, like space and n
+        await until(pilot, lambda: app.live.step == 9 and not app.live.running, what="step 9, paused")
+        await until(pilot, lambda: shown(app).step == 9, what="step 9 shown")
+        assert app.history_step is None and "history" not in status(app)
+        assert same(shown(app), reference[8])
+
+
 async def test_a_branch_with_nothing_changed_reproduces_the_run_bit_for_bit(trainer, make_app, until, reference):
     app = make_app(trainer, paused=False, until=20)
     async with app.run_test(size=(100, 32)) as pilot:
