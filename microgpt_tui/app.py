@@ -917,7 +917,7 @@ class MicroGPTApp(App[None]):
         if where == "live":
             self.leave_history()
         elif self.live is not None:
-            self.action_scrub(self.first_step - (self.history_step or live_position(self.live)))
+            self.action_scrub(1 - (self.history_step or live_position(self.live)))  # (step 1, or the first held)
 
     def go_to_step(self, step: int) -> None:
         """Show step `step` (clamped to the history); the live step (the one in progress, if any) leaves the
@@ -925,6 +925,8 @@ class MicroGPTApp(App[None]):
         live = self.live
         if live is None:
             return
+        if step < self.first_step:
+            self._say_no_history()
         step = max(self.first_step, min(live_position(live), step))
         if step >= live_position(live):
             self.leave_history()
@@ -936,6 +938,14 @@ class MicroGPTApp(App[None]):
         self.phase = None  # `phase` is the past step's, while in history
         self.history_step = step
         self.runner.seek(step)
+
+    def _say_no_history(self) -> None:
+        """Say why the steps before the history's first are not shown, when it starts after step 1 (the run was
+        resumed from a checkpoint saved without a history); before step 1 there is simply no step."""
+        if self.first_step > 1 and self.live is not None:
+            first = min(self.first_step, live_position(self.live))
+            self.say("history", f"no history before step {first}: this run was resumed from a checkpoint saved "
+                                "without one (microgpt train)", timeout=5)
 
     def leave_history(self) -> None:
         """Show the live step again."""
@@ -965,7 +975,10 @@ class MicroGPTApp(App[None]):
         if not self.engine_alive() or live is None:
             return
         if live.step < self.first_step:
-            self.say("history", "no step to show yet: n takes one", timeout=3)
+            if self.first_step > 1:
+                self._say_no_history()
+            else:
+                self.say("history", "no step to show yet: n takes one", timeout=3)
             return
         first, last = self.first_step, live_position(live)
         in_progress = " (in progress)" if last > live.step else ""

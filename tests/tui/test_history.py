@@ -259,6 +259,35 @@ async def test_a_checkpoint_with_history_resumes_and_scrubs_back(trainer, make_a
         assert same(shown(app), reference[2])
 
 
+async def test_a_run_resumed_without_history_says_why_it_cannot_go_back(trainer, make_app, until, reference):
+    for _ in range(3):
+        trainer.step()  # as `microgpt train` leaves it: a checkpoint of step 3 without a history
+    app = make_app(trainer)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await until(pilot, lambda: app.snapshot is not None and app.first_step == 4)
+
+        def said() -> list[str]:
+            return [str(n.message) for n in app._notifications if "no history before" in str(n.message)]
+
+        for key in ("left", "home", "pageup"):
+            await pilot.press(key)
+            await until(pilot, lambda: said(), what=f"a word after {key}")
+            assert said()[-1] == ("no history before step 3: this run was resumed from a checkpoint saved without "
+                                  "one (microgpt train)")
+            assert app.history_step is None
+            app.clear_notifications()
+        app.runner.step(3)
+        await until(pilot, lambda: app.snapshot.step == 6, what="step 6")
+        await pilot.press("home")  # the first step the history holds, and why not step 1
+        await at_step(pilot, until, 4)
+        assert same(shown(app), reference[3]) and said()[-1].startswith("no history before step 4: ")
+        app.clear_notifications()
+        await pilot.press("right", "left")  # within the history: nothing to say
+        await at_step(pilot, until, 4)
+        await pilot.pause(0.2)
+        assert not said()
+
+
 async def test_compare_draws_a_saved_run_as_a_ghost_with_its_legend(names, trainer, make_app, until, tmp_path):
     other = Trainer(names, Config(lr=0.02))
     for _ in range(12):
