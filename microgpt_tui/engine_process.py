@@ -332,9 +332,9 @@ class EngineLoop:
         step = self._step
         try:
             self._advance_units(step, now)
-        except TrainingDiverged as error:  # the weights are those of the last good step: saving still works
+        except TrainingDiverged:  # the weights are those of the last good step: saving still works
             self._step = None
-            self._halt(f"{error} (try a smaller --lr, or resume from an earlier checkpoint)")
+            self._halt(f"step {step.number} diverged: {self._blew_up(step.number)}")
             return
         except Exception as error:  # the app must survive anything a step raises
             self._step = None
@@ -376,8 +376,7 @@ class EngineLoop:
             self._next_step_at = max(self._next_step_at + 1.0 / self._cap, end - 1.0 / self._cap)
         trainer = self._trainer
         if not math.isfinite(report.loss):
-            self._halt(f"the loss is {report.loss} at step {report.step}: training paused "
-                       "(try a smaller --lr, or resume from an earlier checkpoint)")
+            self._halt(f"the loss is {report.loss} at step {report.step}: {self._blew_up(report.step)}")
         elif hits:  # a breakpoint fired: pause after this step, and say which one
             self._stop_running()
             self._post(p.BreakHit(report.step, "; ".join(hits)))
@@ -430,6 +429,13 @@ class EngineLoop:
                 w * old.seconds + (1 - w) * seconds,
             )
         self._engines[report.engine] = new
+
+    def _blew_up(self, step: int) -> str:
+        """What made step `step`'s numbers leave the floats, and the way back, in the app's terms: the weights come
+        from the update before it, so the learning rate to blame is the one that update used, not the one set now."""
+        used = f" (step {step - 1} used learning rate {self._trainer.schedule.lr_at(step - 1):.4g})" if step > 1 else ""
+        return (f"the weights blew up{used}; go back to an earlier step (left), press b, then set a smaller "
+                "learning rate (ctrl+p: Set learning rate…)")
 
     def _halt(self, reason: str) -> None:
         self._stop_running()

@@ -165,7 +165,17 @@ def test_save_and_a_failed_save(short, tmp_path):
 def test_a_loss_that_is_not_finite_pauses(short, loss):
     sim = run(short, [(0.0, p.Run())], loss=loss)
     halted = sim.of(p.Halt)
-    assert len(halted) == 1 and "step 1" in halted[0].reason
+    assert len(halted) == 1 and halted[0].reason.startswith(f"the loss is {loss} at step 1: the weights blew up")
+    assert "--lr" not in halted[0].reason and "Set learning rate…" in halted[0].reason
+    assert short.step_count == 1 and not sim.of(Progress)[-1].snapshot.running
+
+
+def test_a_divergence_names_the_learning_rate_of_the_update_that_did_it_and_the_way_back(short):
+    sim = run(short, [(0.0, p.SetLr(50.0)), (0.0, p.Step(1)), (1.0, p.SetLr(0.01)), (1.0, p.Step(1))])
+    (halted,) = sim.of(p.Halt)
+    assert halted.reason == ("step 2 diverged: the weights blew up (step 1 used learning rate 50); go back to an "
+                             "earlier step (left), press b, then set a smaller learning rate (ctrl+p: Set learning "
+                             "rate…)")  # not the rate set since, not a command-line flag, not Python's words
     assert short.step_count == 1 and not sim.of(Progress)[-1].snapshot.running
 
 
