@@ -401,8 +401,8 @@ class MicroGPTApp(App[None]):
             self._wants_engine = snapshot.engine
             status.pending = ""
         self.live = snapshot
-        if self.history_step is not None and snapshot.step <= self.history_step:  # a branch or restart went back
-            self.leave_history()
+        if self.history_step is not None and live_position(snapshot) <= self.history_step:  # a branch or restart
+            self.leave_history()  # went back
         if snapshot.running or snapshot.phase is None:  # between steps, or training on: no phase to show ...
             if self.history_step is None:
                 self.phase = live_phase_after(self.phase, snapshot)
@@ -611,7 +611,7 @@ class MicroGPTApp(App[None]):
                     timeout=4)
 
     def action_run_to(self) -> None:
-        """Ask for a step, then train and pause after it."""
+        """Ask for a step, then train and pause after it (from the live step: a past step shown is left first)."""
         if not self.engine_alive() or self.snapshot is None:
             return
         step, steps = self.snapshot.step, self.snapshot.steps
@@ -623,6 +623,7 @@ class MicroGPTApp(App[None]):
 
         def answered(text: str | None) -> None:
             if text:
+                self.leave_history()  # training is watched live, as after space and n
                 self._wants_running = True
                 self.query_one(StatusBar).pending = "starting…"
                 self.runner.run_until(int(text))
@@ -883,7 +884,7 @@ class MicroGPTApp(App[None]):
         if self.history_step is None or live is None:
             label = ""
         else:
-            label = f"history · step {self.history_step} (live: {live.step})"
+            label = f"history · step {self.history_step} (live: {live_position(live)})"
             if self.phase is not None:
                 label += f" · {self.phase.phase.label}"
         for status in self.mounted(StatusBar):
@@ -916,22 +917,25 @@ class MicroGPTApp(App[None]):
         if self._wants_running:
             self.say("history", "pause first (space): past steps are shown while paused", timeout=3)
             return
-        self.go_to_step((self.history_step if self.history_step is not None else live.step) + delta)
+        self.go_to_step((self.history_step if self.history_step is not None else live_position(live)) + delta)
 
     def action_scrub_to(self, where: str) -> None:
         """Show the first step the history holds (`first`), or the live step again (`live`)."""
         if where == "live":
             self.leave_history()
         elif self.live is not None:
-            self.action_scrub(self.first_step - (self.history_step or self.live.step))
+            self.action_scrub(1 - (self.history_step or live_position(self.live)))  # (step 1, or the first held)
 
     def go_to_step(self, step: int) -> None:
-        """Show step `step` (clamped to the history); the live step leaves the history."""
+        """Show step `step` (clamped to the history); the live step (the one in progress, if any) leaves the
+        history."""
         live = self.live
         if live is None:
             return
-        step = max(self.first_step, min(live.step, step))
-        if step >= live.step:
+        if step < self.first_step:
+            self._say_no_history()
+        step = max(self.first_step, min(live_position(live), step))
+        if step >= live_position(live):
             self.leave_history()
             return
         if step == self.history_step:
@@ -942,6 +946,14 @@ class MicroGPTApp(App[None]):
         self.history_step = step
         self.runner.seek(step)
         self.query_one(StatusBar).replaying = time.monotonic()  # (a far jump can take seconds: it says so)
+
+    def _say_no_history(self) -> None:
+        """Say why the steps before the history's first are not shown, when it starts after step 1 (the run was
+        resumed from a checkpoint saved without a history); before step 1 there is simply no step."""
+        if self.first_step > 1 and self.live is not None:
+            first = min(self.first_step, live_position(self.live))
+            self.say("history", f"no history before step {first}: this run was resumed from a checkpoint saved "
+                                "without one (microgpt train)", timeout=5)
 
     def leave_history(self) -> None:
         """Show the live step again."""
@@ -973,9 +985,13 @@ class MicroGPTApp(App[None]):
         if not self.engine_alive() or live is None:
             return
         if live.step < self.first_step:
-            self.say("history", "no step to show yet: n takes one", timeout=3)
+            if self.first_step > 1:
+                self._say_no_history()
+            else:
+                self.say("history", "no step to show yet: n takes one", timeout=3)
             return
-        first, last = self.first_step, live.step
+        first, last = self.first_step, live_position(live)
+        in_progress = " (in progress)" if last > live.step else ""
 
         def check(text: str) -> str | None:
             if not text.isdigit() or not first <= int(text) <= last:
@@ -989,7 +1005,8 @@ class MicroGPTApp(App[None]):
                     self.runner.pause()
                 self.go_to_step(int(text))
 
-        self.push_screen(InputScreen("go to step…", f"Show step ({first}-{last}; {last} is the live step):",
+        self.push_screen(InputScreen("go to step…",
+                                     f"Show step ({first}-{last}; {last} is the live step{in_progress}):",
                                      value=str(self.history_step or last), check=check), answered)
 
     def action_branch(self) -> None:
@@ -1085,6 +1102,12 @@ class MicroGPTApp(App[None]):
         self.leave_history()
         self.query_one(StatusBar).notice = message.text
         self.say("halted", message.text, title="breakpoint: training paused (space runs on)", timeout=10)
+
+
+def live_position(live: Snapshot) -> int:
+    """The step the live run is at: the one in progress (after `.`), else the last one finished (every step before
+    it, the last finished one included, is a past step the history can show)."""
+    return live.step + 1 if live.phase is not None else live.step
 
 
 def live_phase_after(phase: PhaseReport | None, snapshot: Snapshot) -> PhaseReport | None:

@@ -6,9 +6,10 @@ end of the pipe closes. The loop takes requests from `protocol` and posts record
 
 The loop trains only through the phase API: it advances a `StepInProgress` one unit at a time (the document,
 each forward position, the loss, each backward piece, the update) and looks at its requests between units, so a
-pause or a `.` lands between phases even in a 5-second atomic step. Single steps and phases are counted, so three
-quick presses are three steps. While running, a `State` goes out at most `fps` times a second; a requested step
-or a change of state goes out at once.
+`.` lands between phases even in a 5-second atomic step; a pause while running finishes the step in progress
+first (it counts as one requested step), so that training stops on a whole step. Single steps and phases are
+counted, so three quick presses are three steps. While running, a `State` goes out at most `fps` times a second;
+a requested step or a change of state goes out at once.
 
 This module imports no Textual and no Rich (tests/engine/test_isolation.py checks it in a fresh interpreter).
 """
@@ -264,6 +265,8 @@ class EngineLoop:
                 else:
                     self._running = False
             case p.Pause():
+                if self._running and self._step is not None:  # the pause lands between steps: this one ends first
+                    self._pending_steps = max(self._pending_steps, 1)
                 self._running = False
                 self._until = None
             case p.Step(count):
@@ -330,9 +333,9 @@ class EngineLoop:
         step = self._step
         try:
             self._advance_units(step, now)
-        except TrainingDiverged as error:  # the weights are those of the last good step: saving still works
+        except TrainingDiverged:  # the weights are those of the last good step: saving still works
             self._step = None
-            self._halt(f"{error} (try a smaller --lr, or resume from an earlier checkpoint)")
+            self._halt(f"step {step.number} diverged: {self._blew_up(step.number)}")
             return
         except Exception as error:  # the app must survive anything a step raises
             self._step = None
@@ -352,7 +355,7 @@ class EngineLoop:
 
     def _advance_units(self, step: StepLike, now: float) -> None:
         """One unit, or, while training runs with no `.` asked for, units for LOOK_EVERY seconds (up to the end of
-        the step): a look at the requests costs a system call, and a step has dozens of units. A pause still
+        the step): a look at the requests costs a system call, and a step has dozens of units. A `.` still
         lands between two units, a few milliseconds later at most."""
         step.advance()
         if self._pending_phases or not (self._running or self._pending_steps):
@@ -377,8 +380,7 @@ class EngineLoop:
             self._next_step_at = max(self._next_step_at + 1.0 / self._cap, end - 1.0 / self._cap)
         trainer = self._trainer
         if not math.isfinite(report.loss):
-            self._halt(f"the loss is {report.loss} at step {report.step}: training paused "
-                       "(try a smaller --lr, or resume from an earlier checkpoint)")
+            self._halt(f"the loss is {report.loss} at step {report.step}: {self._blew_up(report.step)}")
         elif hits:  # a breakpoint fired: pause after this step, and say which one
             self._stop_running()
             self._post(p.BreakHit(report.step, "; ".join(hits)))
@@ -431,6 +433,13 @@ class EngineLoop:
                 w * old.seconds + (1 - w) * seconds,
             )
         self._engines[report.engine] = new
+
+    def _blew_up(self, step: int) -> str:
+        """What made step `step`'s numbers leave the floats, and the way back, in the app's terms: the weights come
+        from the update before it, so the learning rate to blame is the one that update used, not the one set now."""
+        used = f" (step {step - 1} used learning rate {self._trainer.schedule.lr_at(step - 1):.4g})" if step > 1 else ""
+        return (f"the weights blew up{used}; go back to an earlier step (left), press b, then set a smaller "
+                "learning rate (ctrl+p: Set learning rate…)")
 
     def _halt(self, reason: str) -> None:
         self._stop_running()

@@ -132,7 +132,7 @@ class StatusBar(Widget):
         computing = self.computing_label()
         if self.death:
             parts.append((0, Text("engine stopped", style="bold red")))
-        elif self.pending and not computing:
+        elif self.pending:  # `pausing…` while the step in progress is being finished (long in atomic mode)
             parts.append((0, Text(self.pending, style="bold")))
         elif snap.finished:
             parts.append((0, Text("finished", style="bold green")))

@@ -40,9 +40,9 @@ def test_starts_trains_pauses_steps_samples_saves_and_quits(terminal, tmp_path):
     paused_at = term.step()
     time.sleep(1.0)
     assert term.step() == paused_at
-    # a pause lands between two phases: in the middle of a step the status line names the step in progress
-    mid_step = re.search(r"step +\d+ / 300 · (document|forward|loss|backward|update)", term.screen()) is not None
-    done = paused_at - 1 if mid_step else paused_at
+    # a pause lands between two steps: the status line names no phase of a step in progress
+    assert not re.search(r"step +\d+ / 300 · (document|forward|loss|backward|update)", term.screen()), term.screen()
+    done = paused_at
 
     term.press("g")
     term.wait_for(rf"step {done} · T 0\.40 · “")

@@ -181,6 +181,52 @@ async def test_dot_in_history_steps_through_the_past_steps_phases(trainer, make_
         assert app.snapshot.step == 5
 
 
+async def test_the_last_finished_step_is_reachable_while_a_step_is_in_progress(trainer, make_app, until, reference):
+    from microgpt_tui.widgets.input_screen import InputScreen
+
+    app = make_app(trainer, paused=False, until=5)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await trained(pilot, until, 5)
+        await pilot.press("full_stop")  # step 6 begins: its document
+        await until(pilot, lambda: app.phase is not None and app.live.phase is not None, what="step 6's document")
+        await pilot.press("left")  # the step the run stopped on, not the one before it
+        await at_step(pilot, until, 5)
+        assert app.history_step == 5 and same(shown(app), reference[4])
+        assert "history · step 5 (live: 6)" in status(app)
+        await pilot.press("right")  # back to the step in progress, its phase shown again
+        await until(pilot, lambda: app.history_step is None, what="the live step")
+        assert app.phase is not None and app.phase.phase.step == 6 and "document" in status(app)
+        await pilot.press("left", "left", "end")
+        await until(pilot, lambda: app.history_step is None and app.phase is not None, what="live again")
+        app.action_go_to()
+        await until(pilot, lambda: isinstance(app.screen, InputScreen), what="the question")
+        assert "(1-6; 6 is the live step (in progress))" in str(app.screen.query_one("Static").render())
+        field = app.screen.query_one("#value")
+        await pilot.press(*["backspace"] * len(field.value), "5", "enter")
+        await at_step(pilot, until, 5)
+        assert app.history_step == 5 and same(shown(app), reference[4])
+        assert app.live.step == 5 and app.live.phase is not None  # the step in progress waits, untouched
+
+
+async def test_run_to_step_from_history_shows_the_live_run(trainer, make_app, until, reference):
+    from microgpt_tui.widgets.input_screen import InputScreen
+
+    app = make_app(trainer, paused=False, until=5)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await trained(pilot, until, 5)
+        await pilot.press("home")
+        await at_step(pilot, until, 1)
+        app.action_run_to()
+        await until(pilot, lambda: isinstance(app.screen, InputScreen), what="the question")
+        field = app.screen.query_one("#value")
+        await pilot.press(*["backspace"] * len(field.value), "9", "enter")
+        assert app.history_step is None  # left at once, like space and n
+        await until(pilot, lambda: app.live.step == 9 and not app.live.running, what="step 9, paused")
+        await until(pilot, lambda: shown(app).step == 9, what="step 9 shown")
+        assert app.history_step is None and "history" not in status(app)
+        assert same(shown(app), reference[8])
+
+
 async def test_a_branch_with_nothing_changed_reproduces_the_run_bit_for_bit(trainer, make_app, until, reference):
     app = make_app(trainer, paused=False, until=20)
     async with app.run_test(size=(100, 32)) as pilot:
@@ -269,6 +315,35 @@ async def test_a_checkpoint_with_history_resumes_and_scrubs_back(trainer, make_a
         await pilot.press("right", "right")
         await at_step(pilot, until, 3)
         assert same(shown(app), reference[2])
+
+
+async def test_a_run_resumed_without_history_says_why_it_cannot_go_back(trainer, make_app, until, reference):
+    for _ in range(3):
+        trainer.step()  # as `microgpt train` leaves it: a checkpoint of step 3 without a history
+    app = make_app(trainer)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await until(pilot, lambda: app.snapshot is not None and app.first_step == 4)
+
+        def said() -> list[str]:
+            return [str(n.message) for n in app._notifications if "no history before" in str(n.message)]
+
+        for key in ("left", "home", "pageup"):
+            await pilot.press(key)
+            await until(pilot, lambda: said(), what=f"a word after {key}")
+            assert said()[-1] == ("no history before step 3: this run was resumed from a checkpoint saved without "
+                                  "one (microgpt train)")
+            assert app.history_step is None
+            app.clear_notifications()
+        app.runner.step(3)
+        await until(pilot, lambda: app.snapshot.step == 6, what="step 6")
+        await pilot.press("home")  # the first step the history holds, and why not step 1
+        await at_step(pilot, until, 4)
+        assert same(shown(app), reference[3]) and said()[-1].startswith("no history before step 4: ")
+        app.clear_notifications()
+        await pilot.press("right", "left")  # within the history: nothing to say
+        await at_step(pilot, until, 4)
+        await pilot.pause(0.2)
+        assert not said()
 
 
 async def test_compare_draws_a_saved_run_as_a_ghost_with_its_legend(names, trainer, make_app, until, tmp_path):

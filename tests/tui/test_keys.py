@@ -811,24 +811,31 @@ async def test_dot_steps_through_a_step_phase_by_phase_and_every_pane_follows(na
         assert list(app.snapshot.losses) == [Trainer(names, Config()).step().loss]
 
 
-async def test_space_pauses_between_phases_of_a_slow_step_and_runs_on(trainer, make_app, ready, until):
+async def test_space_pauses_after_the_step_in_progress_of_a_slow_step(trainer, make_app, ready, until):
     app = make_app(_Slow(trainer, 2.0))
     async with app.run_test(size=(100, 32)) as pilot:
         await ready(pilot)
+        status = app.query_one(StatusBar)
         await pilot.press("space")
         await until(pilot, lambda: app.snapshot.running, what="running")
         await pilot.pause(0.3)
         await pilot.press("space")
-        await until(pilot, lambda: not app.snapshot.running and app.phase is not None, what="a pause mid-step")
-        assert app.snapshot.step == 0 and app.snapshot.phase is not None  # inside step 1, not after it
         await pilot.pause(0.3)
-        line = app.query_one(StatusBar).render().plain
-        assert re.search(r"step +1 / 1000 · (document|forward|loss|backward|update)", line)
-        assert "computing" not in line and "paused" in line  # nothing is being computed while paused mid-step
-        await pilot.press("space")
-        await until(pilot, lambda: app.snapshot.step >= 1, what="step 1", timeout=30)
-        await pilot.press("space")
-        await until(pilot, lambda: not app.snapshot.running, what="the pause")
+        assert app.snapshot.step == 0 and "pausing…" in status.render().plain  # step 1 is being finished
+        await until(pilot, lambda: not app.snapshot.running and app.snapshot.commands >= app.runner.sent,
+                    what="the pause", timeout=30)
+        assert app.snapshot.step == 1 and app.snapshot.phase is None and app.phase is None  # after step 1
+        await pilot.pause(0.3)
+        line = status.render().plain
+        assert re.search(r"step +1 / 1000 · paused", line) and "pausing" not in line
+        await pilot.press("full_stop")  # `.` stops inside a step on purpose
+        await until(pilot, lambda: app.phase is not None, what="a phase of step 2")
+        await pilot.press("space")  # runs on from there ...
+        await until(pilot, lambda: app.snapshot.running, what="running again")
+        await pilot.press("space")  # ... and pausing again finishes step 2 too
+        await until(pilot, lambda: not app.snapshot.running and app.snapshot.commands >= app.runner.sent,
+                    what="the second pause", timeout=30)
+        assert app.snapshot.step == 2 and app.snapshot.phase is None and app.phase is None
 
 
 async def test_a_probe_is_shown_until_escape_and_changes_nothing(names, make_app, ready, until, steps):

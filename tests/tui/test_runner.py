@@ -165,7 +165,17 @@ def test_save_and_a_failed_save(short, tmp_path):
 def test_a_loss_that_is_not_finite_pauses(short, loss):
     sim = run(short, [(0.0, p.Run())], loss=loss)
     halted = sim.of(p.Halt)
-    assert len(halted) == 1 and "step 1" in halted[0].reason
+    assert len(halted) == 1 and halted[0].reason.startswith(f"the loss is {loss} at step 1: the weights blew up")
+    assert "--lr" not in halted[0].reason and "Set learning rate…" in halted[0].reason
+    assert short.step_count == 1 and not sim.of(Progress)[-1].snapshot.running
+
+
+def test_a_divergence_names_the_learning_rate_of_the_update_that_did_it_and_the_way_back(short):
+    sim = run(short, [(0.0, p.SetLr(50.0)), (0.0, p.Step(1)), (1.0, p.SetLr(0.01)), (1.0, p.Step(1))])
+    (halted,) = sim.of(p.Halt)
+    assert halted.reason == ("step 2 diverged: the weights blew up (step 1 used learning rate 50); go back to an "
+                             "earlier step (left), press b, then set a smaller learning rate (ctrl+p: Set learning "
+                             "rate…)")  # not the rate set since, not a command-line flag, not Python's words
     assert short.step_count == 1 and not sim.of(Progress)[-1].snapshot.running
 
 
@@ -285,14 +295,44 @@ def test_every_phase_of_a_step_one_dot_at_a_time(names):
     assert trainer.losses == [Trainer(names, Config(steps=5)).step().loss] + trainer.losses[1:]
 
 
-def test_a_pause_lands_between_two_units_of_a_slow_step(names):
+class UnitTimedTrainer(TimedTrainer):
+    """A real trainer each of whose units takes `step_seconds` of simulated time."""
+
+    def before_unit(self, step) -> None:
+        self._sim.now += self._sim.step_seconds
+
+
+def test_a_pause_while_running_finishes_the_step_in_progress(names):
     trainer = Trainer(names, Config(steps=5))
     sim = run(trainer, [(0.0, p.Run()), (0.05, p.Pause()), (1.0, p.Run())], step_seconds=0.1)
-    paused = [m.snapshot for m in sim.of(Progress) if not m.snapshot.running and m.snapshot.phase is not None]
-    assert paused and paused[0].step == 0 and paused[0].phase.kind == "document"  # mid-step, not after it
-    assert sim.of(p.PhaseDone)  # the app gets the numbers of the unit it paused on
+    snapshots = [m.snapshot for m in sim.of(Progress)]
+    paused = [s for s in snapshots[1:] if not s.running]
+    assert paused[0].step == 1 and paused[0].phase is None  # after step 1, not inside it
+    assert not [s for s in snapshots if not s.running and s.phase is not None]
+    assert not sim.of(p.PhaseDone)  # no half-done step to show
     assert trainer.step_count == 5
     assert trainer.losses == [Trainer(names, Config(steps=5)).step().loss] + trainer.losses[1:]
+
+
+def test_after_dots_space_runs_on_and_a_pause_still_finishes_the_step(names):
+    trainer = Trainer(names, Config(steps=5))
+    sim = Simulation([(0.0, p.NextPhase()), (0.0, p.NextPhase()), (0.5, p.Run()), (0.55, p.Pause())], 0.01)
+    EngineLoop(UnitTimedTrainer(trainer, sim), sim.post, sim.receive, fps=4.0, clock=sim.clock).run()
+    dots = [r.report.phase for r in sim.of(p.PhaseDone)]
+    assert [(ph.step, ph.kind) for ph in dots] == [(1, "document"), (1, "forward")]  # `.` stops inside a step
+    snapshots = [m.snapshot for m in sim.of(Progress)]
+    resumed = next(i for i, s in enumerate(snapshots) if s.running)
+    after = [s for s in snapshots[resumed:] if not s.running]
+    assert after[0].step == 1 and after[0].phase is None and trainer.step_count == 1  # ran on, paused after it
+    assert trainer.losses == [Trainer(names, Config(steps=5)).step().loss]
+
+
+def test_a_dot_while_running_still_stops_inside_the_step(names):
+    trainer = Trainer(names, Config(steps=5))
+    sim = Simulation([(0.0, p.Run()), (0.05, p.NextPhase())], 0.01)
+    EngineLoop(UnitTimedTrainer(trainer, sim), sim.post, sim.receive, fps=4.0, clock=sim.clock).run()
+    last = sim.of(Progress)[-1].snapshot
+    assert not last.running and last.phase is not None and last.step == 0
 
 
 def test_saving_in_the_middle_of_a_step_saves_the_state_before_it(short, tmp_path):

@@ -57,6 +57,8 @@ STATES = [  # (fields, what must survive at 80 columns)
     (dict(snapshot=replace(PAUSED, running=True, steps_per_second=0.3, speed_cap=0.5, until=300),
           computing=(42, time.monotonic() - 3.0), saved="saved step 40"),
      ["running to step 300", "computing step 42… "]),
+    (dict(snapshot=replace(PAUSED, running=True), pending="pausing…", computing=(42, time.monotonic() - 3.0)),
+     ["pausing…", "computing step 42… "]),  # a pause finishes the step in progress first: not `running`
     (dict(snapshot=replace(PAUSED, step=40, steps=40, schedule_note="differs from the reference from step 21"),
           saved="saved step 40"),
      ["step 40 / 40", "finished", "differs from the reference from step 21"]),
@@ -65,7 +67,7 @@ STATES = [  # (fields, what must survive at 80 columns)
 
 @pytest.mark.parametrize(("fields", "kept"), STATES, ids=["breakpoint", "history-break", "history", "replaying",
                                                           "phase", "phase-break", "death", "computing",
-                                                          "finished"])
+                                                          "pausing", "finished"])
 async def test_at_80_columns_the_state_survives(fields, kept):
     line = await line_at(80, **fields)
     for part in kept:

@@ -61,6 +61,16 @@ def test_a_seek_outside_the_history_is_refused(short):
     assert len(refused) == 2 and all("not in the history (steps 1-3)" in r.reason for r in refused)
 
 
+def test_the_last_finished_step_is_shown_while_a_step_is_in_progress(short, reference):
+    sim = loop(short, [(0.0, p.Step(5)), (1.0, p.NextPhase()), (1.0, p.NextPhase()), (2.0, p.Seek(5)),
+                       (2.0, p.PastPhase(5)), (3.0, p.Step(1))])
+    assert not sim.of(p.Refused)
+    (past,) = sim.of(p.Past)
+    assert same(past.report, reference[4])  # step 5, though step 6 is half done
+    assert sim.of(p.PastPhaseDone)[0].report.phase.step == 5
+    assert short.losses == [r.loss for r in reference[:6]]  # the step in progress went on untouched
+
+
 def test_the_phases_of_a_past_step_end_in_its_report(short, reference):
     sim = loop(short, [(0.0, p.Step(20)), *[(1.0, p.PastPhase(7))] * 150])
     phases = [m.report for m in sim.of(p.PastPhaseDone)]
