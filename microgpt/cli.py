@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import fields, replace
-from typing import IO, Any, overload
+from typing import IO, Any, NoReturn, overload
 
 from microgpt import __version__
 from microgpt.atomic_file import AtomicWriteError, check_writable
@@ -57,7 +57,21 @@ class UsageError(Exception):
     """Input the command cannot use; the message is the one line printed after `microgpt: error:`."""
 
 
-# --- argument types: argparse prints the usage line and `error: argument --x: <message>` ---
+class Parser(argparse.ArgumentParser):
+    """argparse that reports a mistake in one line, without the usage block, and exits with status 2.
+
+    Both commands (`microgpt` and its subcommands, `microgpt-tui`) use it, so a bad flag reads the same in each:
+    `microgpt: error: argument --steps: must be at least 1, got -1 (see microgpt train --help)`.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        """Print `<command>: error: <message> (see <prog> --help)` and exit 2."""
+        command = self.prog.split(" ")[0]  # a subcommand's prog is "microgpt train": every error line starts alike
+        print(f"{command}: error: {message} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+# --- argument types: the parser prints `<command>: error: argument --x: <message>` ---
 
 def positive_int(text: str) -> int:
     """A whole number > 0."""
@@ -110,10 +124,10 @@ def condition(text: str) -> Condition:
 
 def build_parser() -> argparse.ArgumentParser:
     """The `microgpt` parser with its `train` and `sample` subcommands."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog=PROG, description="Train Karpathy's microgpt in pure Python, bit for bit, and sample from it.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)  # subparsers: Parser too
 
     train = sub.add_parser(
         "train", help="train a model and print its losses and samples, as the reference does",
@@ -189,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-    except SystemExit as exit_:  # --help, --version or a usage error argparse has already printed
+    except SystemExit as exit_:  # --help, --version or a usage error the parser has already printed
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
     try:
         if args.command == "sample":

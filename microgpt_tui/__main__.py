@@ -30,14 +30,6 @@ SWITCH_INTERVAL = 0.002  # seconds a thread may hold the GIL while another waits
 TEXTUAL_FPS = 240  # Textual's repaint ceiling (see main)
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports a mistake as one line (no usage block) and exits with status 2."""
-
-    def error(self, message: str) -> NoReturn:
-        """Print `microgpt-tui: error: ...` and exit 2."""
-        fail(f"{message} (see {PROG} --help)")
-
-
 def fail(message: str) -> NoReturn:
     """One line on stderr, exit status 2."""
     print(f"{PROG}: error: {message}", file=sys.stderr)
@@ -46,7 +38,7 @@ def fail(message: str) -> NoReturn:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line: the training flags of `microgpt train` (defined there), then the app's own."""
-    parser = _Parser(
+    parser = cli.Parser(
         prog=PROG,
         description="Train Karpathy's microgpt step by step in pure Python and watch it learn. Keys: space "
                     "run/pause, n step, +/- temperature, g sample, m fused/atomic, ctrl+s save, ? help, q quit.",

@@ -457,6 +457,10 @@ BAD_INPUTS = {  # what is wrong -> the command line; {tmp} is a folder of bad fi
     "log of another run": ["train", "--resume", "{tmp}/good.json", "--log-json", "{tmp}/other.jsonl"],
     "log with a torn line in the middle": ["train", "--resume", "{tmp}/good.json", "--log-json", "{tmp}/torn.jsonl"],
     "log that is not text": ["train", "--resume", "{tmp}/good.json", "--log-json", "{tmp}/binary.txt"],
+    "bad breakpoint": ["train", "--dataset", "{tiny}", "--break", "loss<"],
+    "breakpoint step 0": ["train", "--dataset", "{tiny}", "--break", "step=0"],
+    "samples not a number": ["sample", "--resume", "{tmp}/good.json", "--samples", "many"],
+    "bad flag before the command": ["--frobnicate", "train"],
 }
 
 
@@ -496,13 +500,26 @@ def test_bad_input_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str], tm
     code, out, err = run(capsys, *argv)
     assert code == 2
     assert "Traceback" not in err and "step " not in out
-    lines = err.splitlines()
-    if lines[0].startswith("usage:"):  # argparse complains: its usage line, then one error line
-        assert lines[-1].startswith("microgpt") and ": error: " in lines[-1]
-        assert not any("error" in line for line in lines[:-1])
-    else:
-        assert len(lines) == 1 and lines[0].startswith("microgpt: error: ")
+    assert err.count("\n") == 1 and err.startswith("microgpt: error: "), err  # no usage block, flags or not
     assert {p: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before  # nothing written
+
+
+def test_a_bad_flag_value_is_one_line_naming_the_flag_and_the_help(capsys: pytest.CaptureFixture[str],
+                                                                   tiny: str) -> None:
+    code, out, err = run(capsys, "train", "--dataset", tiny, "--steps", "-1")
+    assert (code, out) == (2, "")
+    assert err == "microgpt: error: argument --steps: must be at least 1, got -1 (see microgpt train --help)\n"
+    code, out, err = run(capsys, "train", "--break", "foo")
+    assert code == 2 and err.count("\n") == 1 and "cannot use 'foo' as a breakpoint" in err
+    assert err.endswith("(see microgpt train --help)\n")
+    code, out, err = run(capsys, "sample")
+    assert code == 2 and err.count("\n") == 1 and err.endswith("(see microgpt sample --help)\n")
+
+
+def test_both_commands_share_one_parser() -> None:
+    from microgpt_tui.__main__ import build_parser
+
+    assert isinstance(cli.build_parser(), cli.Parser) and isinstance(build_parser(), cli.Parser)
 
 
 def test_refusals_name_what_differs(capsys: pytest.CaptureFixture[str], tmp_path: Path,
