@@ -3,8 +3,10 @@
     microgpt train [--dataset NAME|PATH] [--steps N] [--until K] [--save PATH] [--resume PATH] ...
     microgpt sample --resume PATH [--samples K] [--temperature T]
 
-The training flags, the way a trainer is built from them and where a run is saved are defined here once and
-used by `microgpt-tui` too (`add_training_flags`, `build_trainer`, `save_path`). `--resume X --steps N` makes a
+The training flags, the way a trainer is built from them, its saved history read and where a run is saved are
+defined here once and used by `microgpt-tui` too (`add_training_flags`, `build_trainer`, `saved_history`,
+`save_path`). A resumed run keeps the history its checkpoint holds (the app's records, snapshots and branches),
+records each step it trains in it and saves it back. `--resume X --steps N` makes a
 run longer (or shorter, never before its current step): the schedule records the change, so resuming reproduces
 it, and the change is said once on stderr. A resumed run saves back to the file it came from unless --save says
 otherwise.
@@ -36,6 +38,7 @@ from microgpt.breakpoints import FORMS, BreakpointError, Condition, Watch, parse
 from microgpt.checkpoint import CheckpointError, read_checkpoint, save_checkpoint
 from microgpt.config import Config, ConfigError
 from microgpt.data import SHIPPED, DataError, load_dataset
+from microgpt.history import History, HistoryError
 from microgpt.report import SampleToken
 from microgpt.runlog import RunLog
 from microgpt.sampling import generate
@@ -275,6 +278,19 @@ def build_trainer(args: argparse.Namespace, note: Callable[[str], None]) -> Trai
     return trainer
 
 
+def saved_history(args: argparse.Namespace, trainer: Trainer, note: Callable[[str], None]) -> History | None:
+    """A resumed run's history from its checkpoint, to extend step by step and save with it (None: a new run, or
+    a checkpoint saved without one: training costs nothing more). `note` receives why a saved one is unusable."""
+    if args.resume is None:
+        return None
+    try:
+        saved = read_checkpoint(args.resume).history
+        return None if saved is None else History.from_json(saved, trainer)
+    except (CheckpointError, HistoryError) as error:
+        note(f"{error}; the history starts at step {trainer.step_count}")
+        return None
+
+
 def change_steps(trainer: Trainer, steps: int | None, resumed_from: str) -> str | None:
     """Make a resumed run `steps` long from its next step (UsageError if it cannot be); the sentence saying so."""
     if steps is None or steps == trainer.steps:
@@ -332,6 +348,7 @@ def run_train(args: argparse.Namespace, out: IO[str]) -> int:
                                  "to save elsewhere)") from None
             raise
     trainer = build_trainer(args, say)
+    history = saved_history(args, trainer, say)  # the app's time travel, kept and extended (issue 4)
     steps = trainer.steps
     until = steps if args.until is None else args.until
     log = None if args.log_json is None else RunLog.open(args.log_json, trainer, append=args.resume is not None)
@@ -341,16 +358,16 @@ def run_train(args: argparse.Namespace, out: IO[str]) -> int:
     try:
         out.write(f"num docs: {len(trainer.dataset.docs)}\nvocab size: {trainer.dataset.vocab_size}\n"
                   f"num params: {trainer.num_params}\n")
-        watch = Watch(trainer, args.breaks) if args.breaks else None
+        watch = Watch(trainer, args.breaks, history) if args.breaks else None
         try:
-            interrupted = train_until(trainer, until, out, log, watch)
+            interrupted = train_until(trainer, until, out, log, watch, history)
         except TrainingDiverged as error:
             out.write("\n" if out.isatty() else "")
             if save is not None:
-                save_checkpoint(trainer, save)  # the last good step
+                save_checkpoint(trainer, save, history)  # the last good step
             raise UsageError(f"{error}; try a smaller --lr") from None
         if save is not None:
-            save_checkpoint(trainer, save)
+            save_checkpoint(trainer, save, history)
         hits = watch.hits if watch is not None else []
         if interrupted or hits or not trainer.done:
             saved = (f"saved step {trainer.step_count} to {save}; continue with: {PROG} train --resume {save}"
@@ -376,8 +393,10 @@ def run_train(args: argparse.Namespace, out: IO[str]) -> int:
             log.close()
 
 
-def train_until(trainer: Trainer, until: int, out: IO[str], log: RunLog | None, watch: Watch | None = None) -> bool:
-    """Train up to step `until` or a breakpoint of `watch`, printing each step; True when Ctrl-C stopped it early.
+def train_until(trainer: Trainer, until: int, out: IO[str], log: RunLog | None, watch: Watch | None = None,
+                history: History | None = None) -> bool:
+    """Train up to step `until` or a breakpoint of `watch`, printing each step (and recording it in `history`);
+    True when Ctrl-C stopped it early.
 
     The first Ctrl-C lets the current step finish (so the trainer is whole and can be saved); a second one
     interrupts at once.
@@ -394,6 +413,8 @@ def train_until(trainer: Trainer, until: int, out: IO[str], log: RunLog | None, 
             report = trainer.step()
             seconds = time.perf_counter() - t0
             stepped = True
+            if history is not None:
+                history.record(report)
             out.write(f"step {report.step:4d} / {steps:4d} | loss {report.loss:.4f}{end}")
             if log is not None:
                 log.step(report, seconds)

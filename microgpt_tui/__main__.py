@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, NoReturn
 
 from microgpt import cli
 from microgpt.atomic_file import AtomicWriteError, check_writable
-from microgpt.checkpoint import CheckpointError, read_checkpoint
+from microgpt.checkpoint import CheckpointError
 from microgpt.compare import CompareError, legend, read_run
 from microgpt.config import ConfigError
 from microgpt.data import DataError
-from microgpt.history import History, HistoryError
+from microgpt.history import History
 from microgpt.schedule import ScheduleError
 from microgpt.trainer import Trainer
 
@@ -79,14 +79,7 @@ def note(message: str) -> None:
 
 def saved_history(args: argparse.Namespace, trainer: Trainer) -> History | None:
     """A resumed run's history from its checkpoint, so that it can scrub back (None: a new run, or none saved)."""
-    if args.resume is None:
-        return None
-    try:
-        saved = read_checkpoint(args.resume).history
-        return None if saved is None else History.from_json(saved, trainer)
-    except (CheckpointError, HistoryError) as error:
-        note(f"{error}; the history starts at step {trainer.step_count}")
-        return None
+    return cli.saved_history(args, trainer, note)
 
 
 def compared_runs(args: argparse.Namespace, trainer: Trainer) -> list[Ghost]:
