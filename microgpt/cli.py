@@ -34,7 +34,7 @@ from typing import IO, Any, NoReturn, overload
 
 from microgpt import __version__
 from microgpt.atomic_file import AtomicWriteError, check_writable
-from microgpt.breakpoints import FORMS, BreakpointError, Condition, Watch, parse
+from microgpt.breakpoints import FORMS, BreakpointError, Condition, Watch, never_fires, parse
 from microgpt.checkpoint import CheckpointError, read_checkpoint, save_checkpoint
 from microgpt.config import Config, ConfigError
 from microgpt.data import SHIPPED, DataError, load_dataset
@@ -251,8 +251,8 @@ def requested_config(args: argparse.Namespace, base: Config, resuming: bool = Fa
 def build_trainer(args: argparse.Namespace, note: Callable[[str], None]) -> Trainer:
     """A fresh trainer, or the one in --resume checked against every flag given, its schedule changed by --steps.
 
-    `note` receives the one sentence that says how --steps changed a resumed run's schedule. --until is checked
-    too (UsageError), so both commands refuse the same values.
+    `note` receives the sentence that says how --steps changed a resumed run's schedule, and a note on each --break
+    that cannot fire. --until and --break are checked too (UsageError), so both commands refuse the same values.
     """
     change = None
     if args.resume is None:
@@ -273,9 +273,19 @@ def build_trainer(args: argparse.Namespace, note: Callable[[str], None]) -> Trai
             trainer.engine = args.engine
         change = change_steps(trainer, args.steps, args.resume)
     check_until(trainer, args.until, args.resume)
-    if change is not None:
-        note(change)  # once the command line is known to be good
+    remarks = check_breaks(trainer, args.breaks)
+    for remark in ([change] if change is not None else []) + remarks:
+        note(remark)  # once the command line is known to be good
     return trainer
+
+
+def check_breaks(trainer: Trainer, breaks: list[Condition]) -> list[str]:
+    """Refuse a --break given twice (UsageError); the notes on those that cannot fire in this run."""
+    for i, condition in enumerate(breaks):
+        if any(earlier.key == condition.key for earlier in breaks[:i]):
+            raise UsageError(f"--break {condition.text} is given twice; give each condition once")
+    notes = (never_fires(condition, trainer.step_count, trainer.steps) for condition in breaks)
+    return [f"note: {text}" for text in notes if text]
 
 
 def saved_history(args: argparse.Namespace, trainer: Trainer, note: Callable[[str], None]) -> History | None:

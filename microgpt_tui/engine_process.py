@@ -29,7 +29,7 @@ from multiprocessing.connection import Connection
 from typing import Protocol, cast
 
 from microgpt import cli
-from microgpt.breakpoints import BreakpointError, Condition, Watch, parse
+from microgpt.breakpoints import BreakpointError, Condition, Watch, never_fires, parse
 from microgpt.checkpoint import save_checkpoint
 from microgpt.config import Config
 from microgpt.data import Dataset
@@ -618,8 +618,11 @@ class EngineLoop:
                 case p.DrawAt(temperature, count, step):
                     self._draw_at(temperature, count, self._past_step(step))
                 case p.AddBreak(text):
-                    self._watch.add(parse(text))
+                    condition = parse(text)
+                    self._watch.add(condition)  # refuses one already listed
                     self._post_breakpoints()
+                    if remark := never_fires(condition, self._trainer.step_count, self._trainer.steps):
+                        self._post(p.Notice("breakpoint", remark))  # accepted, but it will not fire
                 case p.ToggleBreak(index):
                     entry = self._watch.entries[index]
                     entry.enabled = not entry.enabled

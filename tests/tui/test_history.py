@@ -172,6 +172,21 @@ async def test_the_breakpoint_list_adds_toggles_removes_and_refuses_a_bad_condit
         await until(pilot, lambda: app.breakpoints == (), what="removed")
 
 
+async def test_a_breakpoint_that_cannot_fire_is_added_with_a_note_and_a_duplicate_refused(trainer, make_app, until):
+    app = make_app(trainer)
+    last = trainer.steps
+    async with app.run_test(size=(100, 32), notifications=True) as pilot:
+        await until(pilot, lambda: app.snapshot is not None)
+        await pilot.press("k", "a", *f"step={last + 1}", "enter")
+        note = f"breakpoint step={last + 1} is after the last step ({last}): it will not fire"
+        await until(pilot, lambda: any(note in str(n.message) for n in app._notifications), what="the note")
+        assert app.breakpoints == ((f"step={last + 1}", True),)
+        await pilot.press("a", *f"step = {last + 1}", "enter")
+        refusal = f"step={last + 1} is already in the list"
+        await until(pilot, lambda: any(refusal in str(n.message) for n in app._notifications), what="the refusal")
+        assert app.breakpoints == ((f"step={last + 1}", True),)
+
+
 async def test_a_new_engine_after_a_death_keeps_the_breakpoint_list_with_its_off_ones(trainer, make_app, until):
     app = make_app(trainer, breaks=[parse("step=1"), parse("spike"), parse("every=3")])
     async with app.run_test(size=(100, 32)) as pilot:
