@@ -38,7 +38,7 @@ from microgpt.breakpoints import FORMS, BreakpointError, Condition, Watch, never
 from microgpt.checkpoint import CheckpointError, read_checkpoint, save_checkpoint
 from microgpt.config import Config, ConfigError
 from microgpt.data import SHIPPED, DataError, load_dataset
-from microgpt.history import History, HistoryError
+from microgpt.history import History, resumed_history
 from microgpt.report import SampleToken
 from microgpt.runlog import RunLog
 from microgpt.sampling import generate
@@ -290,15 +290,18 @@ def check_breaks(trainer: Trainer, breaks: list[Condition]) -> list[str]:
 
 def saved_history(args: argparse.Namespace, trainer: Trainer, note: Callable[[str], None]) -> History | None:
     """A resumed run's history from its checkpoint, to extend step by step and save with it (None: a new run, or
-    a checkpoint saved without one: training costs nothing more). `note` receives why a saved one is unusable."""
+    a checkpoint saved without one: training costs nothing more). A damaged one is a new history from the resumed
+    step, and `note` receives the sentence that says so."""
     if args.resume is None:
         return None
     try:
-        saved = read_checkpoint(args.resume).history
-        return None if saved is None else History.from_json(saved, trainer)
-    except (CheckpointError, HistoryError) as error:
-        note(f"{error}; the history starts at step {trainer.step_count}")
+        history = resumed_history(read_checkpoint(args.resume).history, trainer)
+    except CheckpointError as error:  # read a moment ago by build_trainer: changed since
+        note(f"{error}; training carries on from step {trainer.step_count} without the saved history")
         return None
+    if history is not None and history.lost:
+        note(history.lost)
+    return history
 
 
 def change_steps(trainer: Trainer, steps: int | None, resumed_from: str) -> str | None:

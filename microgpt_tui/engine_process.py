@@ -534,14 +534,16 @@ class EngineLoop:
         else:  # no backward pass has run in this session, and the checkpoint has no record of the step
             matrices = tuple(MatrixStats(name, p.NOT_COMPUTED, p.NOT_COMPUTED, p.NOT_COMPUTED)
                              for name in trainer.matrix_names)
-            grads = "the checkpoint has no history: the gradients fill in with the next step"
+            grads = ("" if history.lost else "the checkpoint has no history: ") + \
+                "the gradients fill in with the next step"
         self._report = StepReport(
             step=k, steps=trainer.steps, loss=probe.loss, lr=trainer.schedule.lr_at(k), engine=probe.engine, doc=doc,
             tokens=probe.tokens, targets=probe.targets, position_losses=probe.position_losses, graph=probe.graph,
             matrices=matrices, attention=probe.attention, timings=Timings(0.0, 0.0, 0.0),
         )
-        self._post(p.Notice(f"resumed at step {k}", f"the panes show step {k}'s document “{doc}” recomputed at the "
-                            f"restored weights (those after step {k}); {grads}"))
+        lost = f"{history.lost}. " if history.lost else ""  # a damaged saved history: said first
+        self._post(p.Notice(f"resumed at step {k}", f"{lost}the panes show step {k}'s document “{doc}” recomputed "
+                            f"at the restored weights (those after step {k}); {grads}"))
 
     def _recent(self, step: int) -> tuple[dict[str, deque[float]], list[int]]:
         """The gradient norms of every matrix and the graph sizes of the recorded steps up to `step`, as many as
@@ -641,8 +643,9 @@ class EngineLoop:
         if not history.start < step <= history.end:
             first = history.start + 1
             if step < first and history.start:
+                how = "whose history was damaged" if history.lost else "without one"
                 raise HistoryError(f"steps before {first} are not in this run's history (it was resumed from a "
-                                   "checkpoint without one)")
+                                   f"checkpoint {how})")
             raise HistoryError(f"step {step} is not in the history (steps {first}-{history.end})")
         return step
 

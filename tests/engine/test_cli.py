@@ -192,6 +192,24 @@ def history_steps(trainer: Trainer, history: History, steps: int) -> list[StepRe
     return reports
 
 
+def test_a_damaged_history_is_said_in_one_plain_line_and_a_new_one_kept(capsys: pytest.CaptureFixture[str],
+                                                                         tiny: str, tmp_path: Path) -> None:
+    ckpt = tmp_path / "run.json"
+    trainer = Trainer(load_dataset(tiny), Config(n_embd=8, n_head=2, block_size=8, steps=12))
+    history = History(trainer)
+    history_steps(trainer, history, 5)
+    save_checkpoint(trainer, ckpt, history)
+    obj = json.loads(ckpt.read_text())
+    obj["history"]["ghosts"] = "nope"
+    ckpt.write_text(json.dumps(obj))
+    code, _, err = run(capsys, "train", "--resume", str(ckpt), "--until", "7")
+    assert code == 0 and err.splitlines()[0] == ("microgpt: the saved history is damaged, so the steps up to 5 "
+                                                 "cannot be shown; training carries on from step 5")
+    saved = read_checkpoint(ckpt)
+    kept = History.from_json(saved.history, saved.restore())
+    assert (kept.start, kept.end) == (5, 7)
+
+
 def test_a_checkpoint_without_history_stays_without(capsys: pytest.CaptureFixture[str], tiny: str,
                                                     tmp_path: Path) -> None:
     ckpt = str(tmp_path / "run.json")
