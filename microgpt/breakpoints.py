@@ -15,8 +15,9 @@ The conditions (FORMS):
   replay draws the same), and it is a document the run has already trained on.
 
 A condition fires when it becomes true, not on every step it stays true (so training can run on after a hit);
-`step=N` and `every=N` are moments and fire on each of their steps. A non-finite loss is not a breakpoint: the
-engine loop always pauses on it.
+`step=N` and `every=N` are moments and fire on each of their steps. A watch lists each condition once;
+`never_fires` says when one cannot fire (a `step=N` already past or after the last step), for a note. A
+non-finite loss is not a breakpoint: the engine loop always pauses on it.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ _COUNT = re.compile(r"(step|every|memorized)\s*=\s*(\d+)")
 
 
 class BreakpointError(ValueError):
-    """A condition that cannot be parsed; str() is one line listing the accepted forms."""
+    """A condition that cannot be parsed (str(): one line listing the accepted forms), or one already listed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +64,11 @@ class Condition:
     def moment(self) -> bool:
         """True for step=N and every=N, which fire on each of their steps."""
         return self.kind in ("step", "every")
+
+    @property
+    def key(self) -> tuple[str, str, float]:
+        """What it tests, whatever the spelling: `loss<2` and `loss < 2.0` are the same condition."""
+        return self.kind, self.op, self.value
 
 
 def parse(text: str) -> Condition:
@@ -84,6 +90,21 @@ def parse(text: str) -> Condition:
         return Condition(written, "memorized", "", float(MEMORIZED_EVERY))
     raise BreakpointError(f"cannot use {text!r} as a breakpoint; give one of {FORMS} "
                           "(X a number, N a whole number from 1)")
+
+
+def never_fires(condition: Condition, step: int, last: int) -> str:
+    """Why `condition` cannot fire in a run after step `step` whose schedule ends at step `last` (a note to say,
+    not an error), or "" when it can: a step=N already past or after the last step, an every=N that first falls
+    after it."""
+    n = int(condition.value)
+    if condition.kind == "step" and n <= step:
+        return f"breakpoint {condition.text} is already past (the run is at step {step}): it will not fire"
+    if condition.kind == "step" and n > last:
+        return f"breakpoint {condition.text} is after the last step ({last}): it will not fire"
+    if condition.kind == "every" and (step // n + 1) * n > last:
+        return (f"breakpoint {condition.text} first falls on step {(step // n + 1) * n}, after the last step "
+                f"({last}): it will not fire")
+    return ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +152,12 @@ class Watch:
 
     def add(self, condition: Condition, enabled: bool = True) -> Entry:
         """Watch one more condition from the next step on (turned off unless `enabled`); one already true fires only
-        once it becomes true again."""
+        once it becomes true again. A condition already listed is refused (BreakpointError)."""
+        for entry in self.entries:
+            if entry.condition.key == condition.key:
+                listed = entry.condition.text
+                raise BreakpointError(f"{condition.text} is already in the list"
+                                      + (f" (as {listed})" if listed != condition.text else ""))
         k = self.trainer.step_count
         now = False
         if k and condition.kind in ("loss", "smooth"):

@@ -92,7 +92,7 @@ class Checkpoint:
     uchars: tuple[str, ...]  # the vocabulary: token ids 0..V-1
     engine: str
     state: TrainerState  # everything the next step depends on
-    history: dict[str, Any] | None = None  # the run's saved history, read by History.from_json (microgpt.history)
+    history: Any = None  # the run's saved history as found (None: none), read by microgpt.history.resumed_history
 
     @property
     def step(self) -> int:
@@ -340,9 +340,9 @@ def _parse(where: str, obj: dict[str, Any], version: int) -> Checkpoint:
         losses=tuple(losses),
         schedule=schedule,
     )
-    history = obj.get("history")  # checked by History.from_json when the run is restored
+    history = obj.get("history")  # checked when the run is restored: a damaged one is said then, not refused
     return Checkpoint(path=where, config=config, dataset=ident, uchars=tuple(uchars), engine=engine, state=state,
-                      history=history if isinstance(history, dict) else None)
+                      history=history)
 
 
 def _get(obj: dict[str, Any], key: str, kind: type, prefix: str = "") -> Any:

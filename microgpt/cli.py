@@ -3,8 +3,10 @@
     microgpt train [--dataset NAME|PATH] [--steps N] [--until K] [--save PATH] [--resume PATH] ...
     microgpt sample --resume PATH [--samples K] [--temperature T]
 
-The training flags, the way a trainer is built from them and where a run is saved are defined here once and
-used by `microgpt-tui` too (`add_training_flags`, `build_trainer`, `save_path`). `--resume X --steps N` makes a
+The training flags, the way a trainer is built from them, its saved history read and where a run is saved are
+defined here once and used by `microgpt-tui` too (`add_training_flags`, `build_trainer`, `saved_history`,
+`save_path`). A resumed run keeps the history its checkpoint holds (the app's records, snapshots and branches),
+records each step it trains in it and saves it back. `--resume X --steps N` makes a
 run longer (or shorter, never before its current step): the schedule records the change, so resuming reproduces
 it, and the change is said once on stderr. A resumed run saves back to the file it came from unless --save says
 otherwise.
@@ -28,14 +30,15 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import fields, replace
-from typing import IO, Any, overload
+from typing import IO, Any, NoReturn, overload
 
 from microgpt import __version__
 from microgpt.atomic_file import AtomicWriteError, check_writable
-from microgpt.breakpoints import FORMS, BreakpointError, Condition, Watch, parse
+from microgpt.breakpoints import FORMS, BreakpointError, Condition, Watch, never_fires, parse
 from microgpt.checkpoint import CheckpointError, read_checkpoint, save_checkpoint
 from microgpt.config import Config, ConfigError
 from microgpt.data import SHIPPED, DataError, load_dataset
+from microgpt.history import History, resumed_history
 from microgpt.report import SampleToken
 from microgpt.runlog import RunLog
 from microgpt.sampling import generate
@@ -57,7 +60,21 @@ class UsageError(Exception):
     """Input the command cannot use; the message is the one line printed after `microgpt: error:`."""
 
 
-# --- argument types: argparse prints the usage line and `error: argument --x: <message>` ---
+class Parser(argparse.ArgumentParser):
+    """argparse that reports a mistake in one line, without the usage block, and exits with status 2.
+
+    Both commands (`microgpt` and its subcommands, `microgpt-tui`) use it, so a bad flag reads the same in each:
+    `microgpt: error: argument --steps: must be at least 1, got -1 (see microgpt train --help)`.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        """Print `<command>: error: <message> (see <prog> --help)` and exit 2."""
+        command = self.prog.split(" ")[0]  # a subcommand's prog is "microgpt train": every error line starts alike
+        print(f"{command}: error: {message} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+# --- argument types: the parser prints `<command>: error: argument --x: <message>` ---
 
 def positive_int(text: str) -> int:
     """A whole number > 0."""
@@ -110,10 +127,10 @@ def condition(text: str) -> Condition:
 
 def build_parser() -> argparse.ArgumentParser:
     """The `microgpt` parser with its `train` and `sample` subcommands."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog=PROG, description="Train Karpathy's microgpt in pure Python, bit for bit, and sample from it.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)  # subparsers: Parser too
 
     train = sub.add_parser(
         "train", help="train a model and print its losses and samples, as the reference does",
@@ -189,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-    except SystemExit as exit_:  # --help, --version or a usage error argparse has already printed
+    except SystemExit as exit_:  # --help, --version or a usage error the parser has already printed
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
     try:
         if args.command == "sample":
@@ -234,8 +251,8 @@ def requested_config(args: argparse.Namespace, base: Config, resuming: bool = Fa
 def build_trainer(args: argparse.Namespace, note: Callable[[str], None]) -> Trainer:
     """A fresh trainer, or the one in --resume checked against every flag given, its schedule changed by --steps.
 
-    `note` receives the one sentence that says how --steps changed a resumed run's schedule. --until is checked
-    too (UsageError), so both commands refuse the same values.
+    `note` receives the sentence that says how --steps changed a resumed run's schedule, and a note on each --break
+    that cannot fire. --until and --break are checked too (UsageError), so both commands refuse the same values.
     """
     change = None
     if args.resume is None:
@@ -256,9 +273,35 @@ def build_trainer(args: argparse.Namespace, note: Callable[[str], None]) -> Trai
             trainer.engine = args.engine
         change = change_steps(trainer, args.steps, args.resume)
     check_until(trainer, args.until, args.resume)
-    if change is not None:
-        note(change)  # once the command line is known to be good
+    remarks = check_breaks(trainer, args.breaks)
+    for remark in ([change] if change is not None else []) + remarks:
+        note(remark)  # once the command line is known to be good
     return trainer
+
+
+def check_breaks(trainer: Trainer, breaks: list[Condition]) -> list[str]:
+    """Refuse a --break given twice (UsageError); the notes on those that cannot fire in this run."""
+    for i, condition in enumerate(breaks):
+        if any(earlier.key == condition.key for earlier in breaks[:i]):
+            raise UsageError(f"--break {condition.text} is given twice; give each condition once")
+    notes = (never_fires(condition, trainer.step_count, trainer.steps) for condition in breaks)
+    return [f"note: {text}" for text in notes if text]
+
+
+def saved_history(args: argparse.Namespace, trainer: Trainer, note: Callable[[str], None]) -> History | None:
+    """A resumed run's history from its checkpoint, to extend step by step and save with it (None: a new run, or
+    a checkpoint saved without one: training costs nothing more). A damaged one is a new history from the resumed
+    step, and `note` receives the sentence that says so."""
+    if args.resume is None:
+        return None
+    try:
+        history = resumed_history(read_checkpoint(args.resume).history, trainer)
+    except CheckpointError as error:  # read a moment ago by build_trainer: changed since
+        note(f"{error}; training carries on from step {trainer.step_count} without the saved history")
+        return None
+    if history is not None and history.lost:
+        note(history.lost)
+    return history
 
 
 def change_steps(trainer: Trainer, steps: int | None, resumed_from: str) -> str | None:
@@ -318,6 +361,7 @@ def run_train(args: argparse.Namespace, out: IO[str]) -> int:
                                  "to save elsewhere)") from None
             raise
     trainer = build_trainer(args, say)
+    history = saved_history(args, trainer, say)  # the app's time travel, kept and extended (issue 4)
     steps = trainer.steps
     until = steps if args.until is None else args.until
     log = None if args.log_json is None else RunLog.open(args.log_json, trainer, append=args.resume is not None)
@@ -327,16 +371,16 @@ def run_train(args: argparse.Namespace, out: IO[str]) -> int:
     try:
         out.write(f"num docs: {len(trainer.dataset.docs)}\nvocab size: {trainer.dataset.vocab_size}\n"
                   f"num params: {trainer.num_params}\n")
-        watch = Watch(trainer, args.breaks) if args.breaks else None
+        watch = Watch(trainer, args.breaks, history) if args.breaks else None
         try:
-            interrupted = train_until(trainer, until, out, log, watch)
+            interrupted = train_until(trainer, until, out, log, watch, history)
         except TrainingDiverged as error:
             out.write("\n" if out.isatty() else "")
             if save is not None:
-                save_checkpoint(trainer, save)  # the last good step
+                save_checkpoint(trainer, save, history)  # the last good step
             raise UsageError(f"{error}; try a smaller --lr") from None
         if save is not None:
-            save_checkpoint(trainer, save)
+            save_checkpoint(trainer, save, history)
         hits = watch.hits if watch is not None else []
         if interrupted or hits or not trainer.done:
             saved = (f"saved step {trainer.step_count} to {save}; continue with: {PROG} train --resume {save}"
@@ -362,8 +406,10 @@ def run_train(args: argparse.Namespace, out: IO[str]) -> int:
             log.close()
 
 
-def train_until(trainer: Trainer, until: int, out: IO[str], log: RunLog | None, watch: Watch | None = None) -> bool:
-    """Train up to step `until` or a breakpoint of `watch`, printing each step; True when Ctrl-C stopped it early.
+def train_until(trainer: Trainer, until: int, out: IO[str], log: RunLog | None, watch: Watch | None = None,
+                history: History | None = None) -> bool:
+    """Train up to step `until` or a breakpoint of `watch`, printing each step (and recording it in `history`);
+    True when Ctrl-C stopped it early.
 
     The first Ctrl-C lets the current step finish (so the trainer is whole and can be saved); a second one
     interrupts at once.
@@ -380,6 +426,8 @@ def train_until(trainer: Trainer, until: int, out: IO[str], log: RunLog | None, 
             report = trainer.step()
             seconds = time.perf_counter() - t0
             stepped = True
+            if history is not None:
+                history.record(report)
             out.write(f"step {report.step:4d} / {steps:4d} | loss {report.loss:.4f}{end}")
             if log is not None:
                 log.step(report, seconds)

@@ -41,7 +41,8 @@ clock timings, which are the recorded ones.
 Saved with a checkpoint (`to_json` / `from_json`; `save_checkpoint(trainer, path, history)`): every record, the
 ghosts, the lists of changes and as many states as FILE_SNAPSHOT_BUDGET allows (the coarsest even spacing that
 fits in 8 MiB of base64: every 32nd step of a 1,000-step run, a 5 MB checkpoint). A resumed run replays from
-those and, as it trains on, stores states at its interval again.
+those and, as it trains on, stores states at its interval again (`resumed_history`: a damaged one gives a new
+history from the resumed step, and the sentence that says so).
 """
 
 from __future__ import annotations
@@ -181,6 +182,7 @@ class History:
         self._scratch: dict[int, State] = {}  # states computed by the last replays, within one segment
         self._scratch_base = -1  # the stored state that segment starts from
         self._replayer: Trainer | None = None
+        self.lost = ""  # why the steps up to `start` cannot be shown, when a saved history could not be read
         self._keep(State.of(trainer))
 
     # -- recording ------------------------------------------------------------------------------------------
@@ -236,8 +238,9 @@ class History:
         """The column index of a recorded step (HistoryError when it is not recorded)."""
         if not self.start < step <= self.end:
             if 0 < step <= self.start:
+                how = "with a damaged history" if self.lost else "without a history"
                 raise HistoryError(f"step {step} is before this history starts (it begins after step "
-                                   f"{self.start}, where the run was resumed without a history)")
+                                   f"{self.start}, where the run was resumed {how})")
             raise HistoryError(f"step {step} is not in the history: it holds steps {self.start + 1} to {self.end}")
         return step - self.start - 1
 
@@ -430,9 +433,8 @@ class History:
             return cls._from_json(obj, trainer, snapshot_budget)
         except HistoryError:
             raise
-        except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError) as error:
-            raise HistoryError(f"the saved history is damaged ({type(error).__name__}: {error}); "
-                               "resume without it or use another checkpoint") from None
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError):
+            raise HistoryError("the saved history is damaged") from None  # which Python error helps no one
 
     @classmethod
     def _from_json(cls, obj: Any, trainer: Trainer, snapshot_budget: int) -> History:
@@ -479,6 +481,21 @@ class History:
         history.sample_rng = _changes([(s, _rng_from_json(st)) for s, st in obj["sample_rng"]])
         history.schedule = _changes([(s, Schedule.from_json(sc)) for s, sc in obj["schedule"]])
         history.ghosts = [Ghost(int(g["start"]), tuple(_decode(g["losses"], "d"))) for g in obj["ghosts"]]
+        return history
+
+
+def resumed_history(saved: Any, trainer: Trainer) -> History | None:
+    """The history a checkpoint holds (`Checkpoint.history`), for the trainer restored from it; None when it holds
+    none. One that cannot be read gives a new history from the trainer's step, its `lost` saying so in plain
+    words (for the app's notice and the terminal)."""
+    if saved is None:
+        return None
+    try:
+        return History.from_json(saved, trainer)
+    except HistoryError as error:
+        history = History(trainer)
+        k = trainer.step_count
+        history.lost = f"{error}, so the steps up to {k} cannot be shown; training carries on from step {k}"
         return history
 
 

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, NoReturn
 
 from microgpt import cli
 from microgpt.atomic_file import AtomicWriteError, check_writable
-from microgpt.checkpoint import CheckpointError, read_checkpoint
+from microgpt.checkpoint import CheckpointError
 from microgpt.compare import CompareError, legend, read_run
 from microgpt.config import ConfigError
 from microgpt.data import DataError
-from microgpt.history import History, HistoryError
+from microgpt.history import History
 from microgpt.schedule import ScheduleError
 from microgpt.trainer import Trainer
 
@@ -30,14 +30,6 @@ SWITCH_INTERVAL = 0.002  # seconds a thread may hold the GIL while another waits
 TEXTUAL_FPS = 240  # Textual's repaint ceiling (see main)
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports a mistake as one line (no usage block) and exits with status 2."""
-
-    def error(self, message: str) -> NoReturn:
-        """Print `microgpt-tui: error: ...` and exit 2."""
-        fail(f"{message} (see {PROG} --help)")
-
-
 def fail(message: str) -> NoReturn:
     """One line on stderr, exit status 2."""
     print(f"{PROG}: error: {message}", file=sys.stderr)
@@ -46,7 +38,7 @@ def fail(message: str) -> NoReturn:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line: the training flags of `microgpt train` (defined there), then the app's own."""
-    parser = _Parser(
+    parser = cli.Parser(
         prog=PROG,
         description="Train Karpathy's microgpt step by step in pure Python and watch it learn. Keys: space "
                     "run/pause, n step, +/- temperature, g sample, m fused/atomic, ctrl+s save, ? help, q quit.",
@@ -87,14 +79,7 @@ def note(message: str) -> None:
 
 def saved_history(args: argparse.Namespace, trainer: Trainer) -> History | None:
     """A resumed run's history from its checkpoint, so that it can scrub back (None: a new run, or none saved)."""
-    if args.resume is None:
-        return None
-    try:
-        saved = read_checkpoint(args.resume).history
-        return None if saved is None else History.from_json(saved, trainer)
-    except (CheckpointError, HistoryError) as error:
-        note(f"{error}; the history starts at step {trainer.step_count}")
-        return None
+    return cli.saved_history(args, trainer, note)
 
 
 def compared_runs(args: argparse.Namespace, trainer: Trainer) -> list[Ghost]:

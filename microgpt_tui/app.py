@@ -29,7 +29,7 @@ from textual.widgets import Footer, Input, Tab, Tabs
 from microgpt.breakpoints import Condition, parse
 from microgpt.checkpoint import CheckpointError, read_checkpoint
 from microgpt.config import Config
-from microgpt.history import History, HistoryError
+from microgpt.history import History, resumed_history
 from microgpt.model import matrix_shapes
 from microgpt.report import PhaseReport, ProbeReport, StepReport
 from microgpt.seen import TrainingDocs
@@ -1068,15 +1068,9 @@ class MicroGPTApp(App[None]):
             if isinstance(screen, BreakpointsScreen):
                 screen.entries = entries
 
-    def saved_history(self, saved: dict[str, object] | None, trainer: TrainerLike) -> History | None:
-        """A checkpoint's history for a new engine (None, said in a notification, when it cannot be read)."""
-        if saved is None:
-            return None
-        try:
-            return History.from_json(saved, trainer)  # type: ignore[arg-type]
-        except HistoryError as error:
-            self.say("history", f"{error}; the history starts at step {trainer.step_count}", severity="warning")
-            return None
+    def saved_history(self, saved: object, trainer: TrainerLike) -> History | None:
+        """A checkpoint's history for a new engine (a damaged one: a new history, which its first notice explains)."""
+        return resumed_history(saved, trainer)  # type: ignore[arg-type]
 
     @while_running
     def on_breakpoints_changed(self, message: BreakpointsChanged) -> None:

@@ -30,7 +30,7 @@ from multiprocessing.connection import Connection
 from typing import Protocol, cast
 
 from microgpt import cli
-from microgpt.breakpoints import BreakpointError, Condition, Watch, parse
+from microgpt.breakpoints import BreakpointError, Condition, Watch, never_fires, parse
 from microgpt.checkpoint import save_checkpoint
 from microgpt.config import Config
 from microgpt.data import Dataset
@@ -551,14 +551,16 @@ class EngineLoop:
         else:  # no backward pass has run in this session, and the checkpoint has no record of the step
             matrices = tuple(MatrixStats(name, p.NOT_COMPUTED, p.NOT_COMPUTED, p.NOT_COMPUTED)
                              for name in trainer.matrix_names)
-            grads = "the checkpoint has no history: the gradients fill in with the next step"
+            grads = ("" if history.lost else "the checkpoint has no history: ") + \
+                "the gradients fill in with the next step"
         self._report = StepReport(
             step=k, steps=trainer.steps, loss=probe.loss, lr=trainer.schedule.lr_at(k), engine=probe.engine, doc=doc,
             tokens=probe.tokens, targets=probe.targets, position_losses=probe.position_losses, graph=probe.graph,
             matrices=matrices, attention=probe.attention, timings=Timings(0.0, 0.0, 0.0),
         )
-        self._post(p.Notice(f"resumed at step {k}", f"the panes show step {k}'s document “{doc}” recomputed at the "
-                            f"restored weights (those after step {k}); {grads}"))
+        lost = f"{history.lost}. " if history.lost else ""  # a damaged saved history: said first
+        self._post(p.Notice(f"resumed at step {k}", f"{lost}the panes show step {k}'s document “{doc}” recomputed "
+                            f"at the restored weights (those after step {k}); {grads}"))
 
     def _recent(self, step: int) -> tuple[dict[str, deque[float]], list[int]]:
         """The gradient norms of every matrix and the graph sizes of the recorded steps up to `step`, as many as
@@ -635,8 +637,11 @@ class EngineLoop:
                 case p.DrawAt(temperature, count, step):
                     self._draw_at(temperature, count, self._past_step(step))
                 case p.AddBreak(text):
-                    self._watch.add(parse(text))
+                    condition = parse(text)
+                    self._watch.add(condition)  # refuses one already listed
                     self._post_breakpoints()
+                    if remark := never_fires(condition, self._trainer.step_count, self._trainer.steps):
+                        self._post(p.Notice("breakpoint", remark))  # accepted, but it will not fire
                 case p.ToggleBreak(index):
                     entry = self._watch.entries[index]
                     entry.enabled = not entry.enabled
@@ -655,8 +660,9 @@ class EngineLoop:
         if not history.start < step <= history.end:
             first = history.start + 1
             if step < first and history.start:
+                how = "whose history was damaged" if history.lost else "without one"
                 raise HistoryError(f"steps before {first} are not in this run's history (it was resumed from a "
-                                   "checkpoint without one)")
+                                   f"checkpoint {how})")
             raise HistoryError(f"step {step} is not in the history (steps {first}-{history.end})")
         return step
 

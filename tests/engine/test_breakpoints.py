@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from microgpt import cli
-from microgpt.breakpoints import FORMS, BreakpointError, Watch, memorization_sample, parse
+from microgpt.breakpoints import FORMS, BreakpointError, Watch, memorization_sample, never_fires, parse
 from microgpt.checkpoint import read_checkpoint
 from microgpt.config import Config
 from microgpt.data import Dataset
@@ -217,8 +217,55 @@ def test_train_break_refuses_a_bad_condition(capsys: pytest.CaptureFixture[str],
     code = cli.main(["train", "--dataset", tiny, "--break", "loss<<2"])
     out, err = capsys.readouterr()
     assert code == 2 and not out and "Traceback" not in err
-    assert err.splitlines()[-1].startswith("microgpt train: error: argument --break: cannot use 'loss<<2'")
-    assert FORMS in err.splitlines()[-1]
+    assert err.count("\n") == 1 and err.startswith("microgpt: error: argument --break: cannot use 'loss<<2'")
+    assert FORMS in err
+
+
+def test_a_breakpoint_that_cannot_fire_is_named_and_one_that_can_is_not() -> None:
+    assert never_fires(parse("step=5000"), 0, 20) == ("breakpoint step=5000 is after the last step (20): "
+                                                       "it will not fire")
+    assert never_fires(parse("step=100"), 350, 1000) == ("breakpoint step=100 is already past (the run is at step "
+                                                          "350): it will not fire")
+    assert never_fires(parse("step=350"), 350, 1000).startswith("breakpoint step=350 is already past")
+    assert never_fires(parse("every=7"), 14, 20) == ("breakpoint every=7 first falls on step 21, after the last "
+                                                      "step (20): it will not fire")
+    for text, step, last in (("step=20", 0, 20), ("step=351", 350, 1000), ("every=7", 13, 20), ("loss<2", 350, 20),
+                             ("spike", 20, 20), ("memorized", 0, 20)):
+        assert never_fires(parse(text), step, last) == "", text
+
+
+def test_a_watch_refuses_a_condition_it_already_has() -> None:
+    watch = Watch(Trainer(Dataset.from_docs(NAMES), CONFIG), [parse("loss<2"), parse("memorized")])
+    with pytest.raises(BreakpointError, match=r"^loss<2.0 is already in the list \(as loss<2\)$"):
+        watch.add(parse("loss < 2.0"))
+    with pytest.raises(BreakpointError, match="^memorized=50 is already in the list"):
+        watch.add(parse("memorized=50"))
+    watch.add(parse("loss>2"))
+    assert [c.text for c, _ in watch.listed()] == ["loss<2", "memorized", "loss>2"]
+
+
+def test_train_notes_a_breakpoint_that_cannot_fire_and_runs_as_usual(capsys: pytest.CaptureFixture[str], tiny: str,
+                                                                     tmp_path: Path) -> None:
+    small = ["--n-embd", "8", "--n-head", "2", "--block-size", "8", "--samples", "0"]
+    code = cli.main(["train", "--dataset", tiny, *small, "--steps", "5", "--break", "step=5000"])
+    out, err = capsys.readouterr()
+    assert code == 0 and len([line for line in out.splitlines() if line.startswith("step ")]) == 5
+    assert err == "microgpt: note: breakpoint step=5000 is after the last step (5): it will not fire\n"
+    save = str(tmp_path / "run.json")
+    assert cli.main(["train", "--dataset", tiny, *small, "--steps", "5", "--until", "3", "--save", save]) == 0
+    capsys.readouterr()
+    code = cli.main(["train", "--resume", save, "--break", "step=2", "--break", "step=4"])
+    out, err = capsys.readouterr()
+    assert code == 0 and err.splitlines() == [
+        "microgpt: note: breakpoint step=2 is already past (the run is at step 3): it will not fire",
+        f"microgpt: breakpoint step=4: step 4; saved step 4 to {save}; continue with: microgpt train --resume {save}"]
+
+
+def test_train_refuses_a_breakpoint_given_twice(capsys: pytest.CaptureFixture[str], tiny: str) -> None:
+    code = cli.main(["train", "--dataset", tiny, "--break", "step=2", "--break", "step = 2"])
+    out, err = capsys.readouterr()
+    assert code == 2 and not out
+    assert err == "microgpt: error: --break step=2 is given twice; give each condition once\n"
 
 
 def test_a_watch_started_late_from_a_history_fires_like_one_that_saw_every_step() -> None:

@@ -8,14 +8,16 @@ import os
 import signal
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from microgpt import __version__, cli
-from microgpt.checkpoint import docs_digest, read_checkpoint, save_checkpoint
+from microgpt.checkpoint import docs_digest, load_checkpoint, read_checkpoint, save_checkpoint
 from microgpt.config import Config
 from microgpt.data import load_dataset
+from microgpt.history import History
 from microgpt.report import StepReport
 from microgpt.trainer import Trainer
 
@@ -149,6 +151,71 @@ def test_a_resumed_run_saves_back_to_its_file(capsys: pytest.CaptureFixture[str]
     assert Path(ckpt).read_bytes() == before and read_checkpoint(other).step == 6  # --save says otherwise
     code, _, err = run(capsys, "train", "--resume", ckpt, "--samples", "0")
     assert code == 0 and err == f"microgpt: saved step 6 to {ckpt}\n" and read_checkpoint(ckpt).step == 6
+
+
+def same_step(a: StepReport, b: StepReport) -> bool:
+    """Equal to the last bit, timings aside (repr shows every float exactly)."""
+    return repr(replace(a, timings=b.timings)) == repr(b)
+
+
+def test_a_resumed_run_keeps_and_extends_the_history_it_was_given(capsys: pytest.CaptureFixture[str], tiny: str,
+                                                                   tmp_path: Path) -> None:
+    """An app checkpoint (history, a branch's ghost) finished headless: the history covers every step, exactly."""
+    ckpt = str(tmp_path / "run.json")
+    trainer = Trainer(load_dataset(tiny), Config(n_embd=8, n_head=2, block_size=8, steps=12))
+    history = History(trainer)
+    before = history_steps(trainer, history, 10)
+    history.rewind(trainer, 6)  # a branch: steps 7-10 become a ghost
+    before[6:] = history_steps(trainer, history, 2)
+    save_checkpoint(trainer, ckpt, history)
+    expected = load_checkpoint(ckpt)  # the same run, trained on here: steps 9-11 of a 16-step schedule
+    expected.extend(16)
+    after = [expected.step() for _ in range(3)]
+
+    code, out, _ = run(capsys, "train", "--resume", ckpt, "--steps", "16", "--until", "11")
+    assert code == 0 and len(step_lines(out)) == 3
+    saved = read_checkpoint(ckpt)
+    assert saved.step == 11 and saved.history is not None
+    kept = History.from_json(saved.history, saved.restore())
+    assert (kept.start, kept.end) == (0, 11)
+    assert [(g.start, g.losses) for g in kept.ghosts] == [(g.start, g.losses) for g in history.ghosts]
+    for step in (11, 9, 10, 3, 8):
+        assert same_step(kept.replay(step), (before + after)[step - 1]), f"step {step}"
+
+
+def history_steps(trainer: Trainer, history: History, steps: int) -> list[StepReport]:
+    """Take `steps` steps, each recorded in `history`."""
+    reports = []
+    for _ in range(steps):
+        reports.append(trainer.step())
+        history.record(reports[-1])
+    return reports
+
+
+def test_a_damaged_history_is_said_in_one_plain_line_and_a_new_one_kept(capsys: pytest.CaptureFixture[str],
+                                                                         tiny: str, tmp_path: Path) -> None:
+    ckpt = tmp_path / "run.json"
+    trainer = Trainer(load_dataset(tiny), Config(n_embd=8, n_head=2, block_size=8, steps=12))
+    history = History(trainer)
+    history_steps(trainer, history, 5)
+    save_checkpoint(trainer, ckpt, history)
+    obj = json.loads(ckpt.read_text())
+    obj["history"]["ghosts"] = "nope"
+    ckpt.write_text(json.dumps(obj))
+    code, _, err = run(capsys, "train", "--resume", str(ckpt), "--until", "7")
+    assert code == 0 and err.splitlines()[0] == ("microgpt: the saved history is damaged, so the steps up to 5 "
+                                                 "cannot be shown; training carries on from step 5")
+    saved = read_checkpoint(ckpt)
+    kept = History.from_json(saved.history, saved.restore())
+    assert (kept.start, kept.end) == (5, 7)
+
+
+def test_a_checkpoint_without_history_stays_without(capsys: pytest.CaptureFixture[str], tiny: str,
+                                                    tmp_path: Path) -> None:
+    ckpt = str(tmp_path / "run.json")
+    assert run(capsys, "train", "--dataset", tiny, "--steps", "6", "--until", "2", "--save", ckpt, *SMALL)[0] == 0
+    assert run(capsys, "train", "--resume", ckpt, "--until", "4")[0] == 0
+    assert read_checkpoint(ckpt).step == 4 and read_checkpoint(ckpt).history is None
 
 
 @pytest.mark.slow
@@ -458,6 +525,10 @@ BAD_INPUTS = {  # what is wrong -> the command line; {tmp} is a folder of bad fi
     "log with a torn line in the middle": ["train", "--resume", "{tmp}/good.json", "--log-json", "{tmp}/torn.jsonl"],
     "log that is not text": ["train", "--resume", "{tmp}/good.json", "--log-json", "{tmp}/binary.txt"],
     "log with a line nested too deep": ["train", "--resume", "{tmp}/good.json", "--log-json", "{tmp}/deep.jsonl"],
+    "bad breakpoint": ["train", "--dataset", "{tiny}", "--break", "loss<"],
+    "breakpoint step 0": ["train", "--dataset", "{tiny}", "--break", "step=0"],
+    "samples not a number": ["sample", "--resume", "{tmp}/good.json", "--samples", "many"],
+    "bad flag before the command": ["--frobnicate", "train"],
 }
 
 
@@ -498,13 +569,26 @@ def test_bad_input_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str], tm
     code, out, err = run(capsys, *argv)
     assert code == 2
     assert "Traceback" not in err and "step " not in out
-    lines = err.splitlines()
-    if lines[0].startswith("usage:"):  # argparse complains: its usage line, then one error line
-        assert lines[-1].startswith("microgpt") and ": error: " in lines[-1]
-        assert not any("error" in line for line in lines[:-1])
-    else:
-        assert len(lines) == 1 and lines[0].startswith("microgpt: error: ")
+    assert err.count("\n") == 1 and err.startswith("microgpt: error: "), err  # no usage block, flags or not
     assert {p: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before  # nothing written
+
+
+def test_a_bad_flag_value_is_one_line_naming_the_flag_and_the_help(capsys: pytest.CaptureFixture[str],
+                                                                   tiny: str) -> None:
+    code, out, err = run(capsys, "train", "--dataset", tiny, "--steps", "-1")
+    assert (code, out) == (2, "")
+    assert err == "microgpt: error: argument --steps: must be at least 1, got -1 (see microgpt train --help)\n"
+    code, out, err = run(capsys, "train", "--break", "foo")
+    assert code == 2 and err.count("\n") == 1 and "cannot use 'foo' as a breakpoint" in err
+    assert err.endswith("(see microgpt train --help)\n")
+    code, out, err = run(capsys, "sample")
+    assert code == 2 and err.count("\n") == 1 and err.endswith("(see microgpt sample --help)\n")
+
+
+def test_both_commands_share_one_parser() -> None:
+    from microgpt_tui.__main__ import build_parser
+
+    assert isinstance(cli.build_parser(), cli.Parser) and isinstance(build_parser(), cli.Parser)
 
 
 def test_refusals_name_what_differs(capsys: pytest.CaptureFixture[str], tmp_path: Path,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 from microgpt.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from microgpt.config import Config
 from microgpt.data import Dataset, load_dataset
-from microgpt.history import History, HistoryError, State
+from microgpt.history import History, HistoryError, State, resumed_history
 from microgpt.report import StepReport
 from microgpt.trainer import Trainer
 
@@ -237,13 +238,39 @@ def test_a_damaged_or_foreign_history_is_refused_in_one_line(names: Dataset) -> 
         "bad generator": ({**good, "rngs": [[3, "AAAA", None]]}, trainer),
         "a state of another model": ({**good, "states": [{**good["states"][0], "adam_v": "AAAA"}]}, trainer),
     }
+    cases |= {
+        "ghosts not a list": ({**good, "ghosts": "nope"}, trainer),
+        "a state's fields replaced": ({**good, "states": [{**good["states"][0], "params": "AAAAAA=="}]}, trainer),
+        "a column cut short": ({**good, "columns": {**good["columns"], "lrs": good["columns"]["lrs"][:-3]}}, trainer),
+    }
     for case, (obj, target) in cases.items():
         try:
             History.from_json(obj, target)
         except HistoryError as error:
-            assert str(error) and "\n" not in str(error), case
+            assert str(error).startswith("the saved history ") and "\n" not in str(error), case
+            assert not re.search(r"Error|padding|indices|multiple of item size", str(error)), f"{case}: {error}"
         else:
             pytest.fail(f"{case}: accepted")
+
+
+def test_a_damaged_saved_history_gives_a_new_one_that_says_so_in_plain_words(names: Dataset, tmp_path: Path) -> None:
+    trainer = Trainer(names, SMALL)
+    history = History(trainer)
+    run(trainer, history, 6)
+    save_checkpoint(trainer, tmp_path / "run.json", history)
+    assert resumed_history(None, trainer) is None  # a checkpoint saved without one: none, at no cost
+    kept = resumed_history(read_checkpoint(tmp_path / "run.json").history, load_checkpoint(tmp_path / "run.json"))
+    assert kept is not None and (kept.start, kept.end, kept.lost) == (0, 6, "")
+    obj = json.loads((tmp_path / "run.json").read_text())
+    for damage in ({**obj["history"], "ghosts": "nope"}, {**obj["history"], "end": 5000}, "nope"):
+        (tmp_path / "bad.json").write_text(json.dumps({**obj, "history": damage}))
+        resumed = load_checkpoint(tmp_path / "bad.json")
+        new = resumed_history(read_checkpoint(tmp_path / "bad.json").history, resumed)
+        assert new is not None and (new.start, new.end) == (6, 6), damage
+        assert new.lost.startswith("the saved history ") and new.lost.endswith(
+            ", so the steps up to 6 cannot be shown; training carries on from step 6"), new.lost
+        new.record(resumed.step())  # and it records the steps trained from here
+        assert new.end == 7
 
 
 def test_memory_per_step_is_small(names: Dataset) -> None:

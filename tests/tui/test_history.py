@@ -5,6 +5,7 @@ the right step and say so; a checkpoint's history scrubs back after a resume; --
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import time
@@ -276,6 +277,21 @@ async def test_the_breakpoint_list_adds_toggles_removes_and_refuses_a_bad_condit
         await until(pilot, lambda: app.breakpoints == (), what="removed")
 
 
+async def test_a_breakpoint_that_cannot_fire_is_added_with_a_note_and_a_duplicate_refused(trainer, make_app, until):
+    app = make_app(trainer)
+    last = trainer.steps
+    async with app.run_test(size=(100, 32), notifications=True) as pilot:
+        await until(pilot, lambda: app.snapshot is not None)
+        await pilot.press("k", "a", *f"step={last + 1}", "enter")
+        note = f"breakpoint step={last + 1} is after the last step ({last}): it will not fire"
+        await until(pilot, lambda: any(note in str(n.message) for n in app._notifications), what="the note")
+        assert app.breakpoints == ((f"step={last + 1}", True),)
+        await pilot.press("a", *f"step = {last + 1}", "enter")
+        refusal = f"step={last + 1} is already in the list"
+        await until(pilot, lambda: any(refusal in str(n.message) for n in app._notifications), what="the refusal")
+        assert app.breakpoints == ((f"step={last + 1}", True),)
+
+
 async def test_a_new_engine_after_a_death_keeps_the_breakpoint_list_with_its_off_ones(trainer, make_app, until):
     app = make_app(trainer, breaks=[parse("step=1"), parse("spike"), parse("every=3")])
     async with app.run_test(size=(100, 32)) as pilot:
@@ -295,6 +311,26 @@ async def test_a_new_engine_after_a_death_keeps_the_breakpoint_list_with_its_off
         await pilot.press("space")  # the new engine watches the same list: step=1 stays off
         await until(pilot, lambda: "breakpoint" in status(app), what="a breakpoint")
         assert app.snapshot.step == 3 and "breakpoint every=3: step 3" in status(app)
+
+
+async def test_a_damaged_saved_history_is_said_in_the_app_in_plain_words(trainer, make_app, until, tmp_path):
+    path = tmp_path / "run.json"
+    history = History(trainer)
+    for _ in range(4):
+        history.record(trainer.step())
+    save_checkpoint(trainer, path, history)
+    obj = json.loads(path.read_text())
+    obj["history"]["ghosts"] = "nope"
+    path.write_text(json.dumps(obj))
+    resumed = load_checkpoint(path)
+    app = make_app(resumed, history=saved_history(argparse.Namespace(resume=str(path)), resumed))
+    async with app.run_test(size=(100, 32), notifications=True) as pilot:
+        await until(pilot, lambda: any("resumed at step 4" in str(n.title) for n in app._notifications),
+                    what="the resume notice")
+        said = " ".join(str(n.message) for n in app._notifications)
+        assert "the saved history is damaged, so the steps up to 4 cannot be shown; training carries on from " \
+               "step 4" in said
+        assert "has no history" not in said and "Error" not in said
 
 
 async def test_a_checkpoint_with_history_resumes_and_scrubs_back(trainer, make_app, until, reference, tmp_path):

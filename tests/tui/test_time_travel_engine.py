@@ -195,6 +195,16 @@ def test_a_breakpoint_list_is_added_toggled_removed_and_a_bad_one_refused(short)
     assert reasons[1] == "there is no such breakpoint"
 
 
+def test_a_breakpoint_that_cannot_fire_is_added_with_a_note_and_a_duplicate_refused(short):
+    sim = loop(short, [(0.0, p.Step(10)), (1.0, p.AddBreak("step=5")), (1.0, p.AddBreak("step = 5")),
+                       (1.0, p.AddBreak("step=61")), (1.0, p.AddBreak("step=11"))])
+    assert sim.of(p.Breakpoints)[-1].entries == (("step=5", True), ("step=61", True), ("step=11", True))
+    assert [n.text for n in sim.of(p.Notice)] == [
+        "breakpoint step=5 is already past (the run is at step 10): it will not fire",
+        "breakpoint step=61 is after the last step (60): it will not fire"]
+    assert [r.reason for r in sim.of(p.Refused)] == ["step=5 is already in the list"]
+
+
 def test_a_breakpoint_list_given_to_the_loop_keeps_its_order_and_its_off_ones_through_a_restart(short):
     listed = (("step=2", False), ("spike", True), ("every=3", True))
     sim = loop(short, [(0.0, p.Run()), (1.0, p.Restart()), (2.0, p.Run())],
