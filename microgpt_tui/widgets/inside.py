@@ -366,7 +366,8 @@ by about the learning rate, whatever its gradient: `m̂ / √v̂` is ±1 when th
                 Text("change = -lr · m̂ / (√v̂ + ε): about ±lr while m̂ and √v̂ are alike", style="dim")]
 
     def _probe_lines(self, probe: ProbeReport, width: int, height: int) -> list[Text]:
-        head = Text.assemble((quoted(probe.word), "bold"), (f" at the current weights, {probe.engine}", "dim"))
+        head = Text.assemble((quoted(probe.word), "bold"), (f" at the weights of step {probe.step}, {probe.engine}",
+                                                            "dim"))
         lines = [head, *mean_written(probe.position_losses, probe.loss, width, 2)]
         if not probe.positions:
             return lines

@@ -92,7 +92,8 @@ class StatusBar(Widget):
             return text
         if self.probe:
             text.append(f"probe “{self.probe}” · not trained on", style="bold reverse")
-            text.append(f" · weights of step {snap.step} · escape ends it")
+            step = snap.report.step if snap.report is not None else snap.step  # (the probe's report, once shown)
+            text.append(f" · weights of step {step} · escape ends it")
             return text
         parts = self.parts(snap)
         kept = list(range(len(parts)))

@@ -20,6 +20,7 @@ from microgpt.trainer import Trainer
 from microgpt_tui.__main__ import compared_runs, saved_history
 from microgpt_tui.app import MicroGPTApp
 from microgpt_tui.widgets.choice_screen import ChoiceScreen
+from microgpt_tui.widgets.inside import Inside
 from microgpt_tui.widgets.loss_chart import LossChart
 from microgpt_tui.widgets.status_bar import StatusBar
 
@@ -121,6 +122,31 @@ async def test_dot_in_history_steps_through_the_past_steps_phases(trainer, make_
         assert shown(app).position_losses == reference[2].position_losses[:1]
         assert trainer.step_count == 0  # the app's copy; the engine's run is untouched (it is at step 5)
         assert app.snapshot.step == 5
+
+
+async def test_a_probe_in_history_uses_the_shown_steps_weights_and_says_so(names, trainer, make_app, until):
+    app = make_app(trainer, paused=False, until=8)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await trained(pilot, until, 8)
+        await pilot.press("left", "left", "left")
+        await at_step(pilot, until, 5)
+        await pilot.press("slash")
+        await pilot.pause()
+        assert "at the weights of step 5" in str(app.query_one("#probe-hint").render())
+        await pilot.press(*"emma", "enter")
+        await until(pilot, lambda: app.probe is not None, what="the probe")
+        twin = Trainer(names, Config())
+        for _ in range(5):
+            twin.step()
+        assert repr(app.probe) == repr(twin.probe("emma"))  # step 5's weights, not the live step 8's
+        await pilot.pause()
+        assert "probe “emma” · not trained on · weights of step 5 · escape ends it" in status(app)
+        assert app.query_one(LossChart).border_title == "Loss · step 5"
+        inside = "\n".join(line.plain for line in app.query_one(Inside).render().renderables)  # type: ignore[attr-defined]
+        assert "“emma” at the weights of step 5" in inside
+        await pilot.press("right")  # another step shown: the probe (of step 5's weights) ends
+        await at_step(pilot, until, 6)
+        assert app.probe is None and "history · step 6 (live: 8)" in status(app)
 
 
 async def test_a_branch_with_nothing_changed_reproduces_the_run_bit_for_bit(trainer, make_app, until, reference):
