@@ -650,8 +650,9 @@ class EngineLoop:
         past = self._past
         if past is None or past.number != step:
             past = self._past = cast(StepLike, self._history.phases(step))
-        if past.finished:
-            self._post(p.Refused("phase", f"step {step} is complete: left/right show another step"))
+        if past.finished:  # not a refusal: the replay has reached its end
+            self._post(p.Notice(f"end of step {step}", f"every phase of step {step} is shown: left/right show "
+                                                       "another step"))
             return
         past.advance()
         self._post(p.PastPhaseDone(past.detail()))

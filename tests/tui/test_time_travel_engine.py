@@ -69,7 +69,9 @@ def test_the_phases_of_a_past_step_end_in_its_report(short, reference):
     last = phases[-1]
     assert last.phase.kind == "update"
     assert last.position_losses == reference[6].position_losses
-    assert sim.of(p.Refused)[-1].reason.startswith("step 7 is complete")
+    end = sim.of(p.Notice)[-1]  # `.` after the last phase: the end of the step, not a refusal
+    assert end.title == "end of step 7" and "left/right show another step" in end.text
+    assert not sim.of(p.Refused)
 
 
 def test_a_past_steps_phases_are_shown_in_its_own_mode_and_learning_rate(short):
