@@ -116,9 +116,8 @@ class StatusBar(Widget):
         in_phase = phase is not None
         if phase is not None:  # `step 1 · forward 3/7 “mignon”`
             parts.append((0, Text(f"step {phase.step:>{width}} / {snap.steps} · {phase.label}", style="bold")))
-        elif self.history:  # a past step shown: which, then the live run's own line
+        elif self.history:  # a past step shown: which (and the live one: no second step number beside it)
             parts.append((0, Text(self.history, style="bold reverse")))
-            parts.append((3, Text(f"step {snap.step:>{width}} / {snap.steps}", style="bold")))
         else:
             parts.append((0, Text(f"step {snap.step:>{width}} / {snap.steps}", style="bold")))
         computing = self.computing_label()
