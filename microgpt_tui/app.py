@@ -278,7 +278,8 @@ class MicroGPTApp(App[None]):
             yield GradNorms(self.trainer_config.n_layer, id="grad").data_bind(MicroGPTApp.snapshot,
                                                                                MicroGPTApp.attn_layer)
             yield Inside(self.dataset.uchars, id="inside").data_bind(
-                MicroGPTApp.phase, MicroGPTApp.probe, MicroGPTApp.attn_layer, MicroGPTApp.attn_head)
+                MicroGPTApp.phase, MicroGPTApp.probe, MicroGPTApp.attn_layer, MicroGPTApp.attn_head,
+                MicroGPTApp.history_step)
             yield Sampler(self.dataset, delay=self.sample_delay, docs=self.training_docs, id="sampler").data_bind(
                 MicroGPTApp.samples, MicroGPTApp.temperature, MicroGPTApp.snapshot)
         yield ProbeInput(self.dataset.uchars, self.dataset.name, id="probe-input")

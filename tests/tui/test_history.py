@@ -149,6 +149,27 @@ async def test_a_probe_in_history_uses_the_shown_steps_weights_and_says_so(names
         assert app.probe is None and "history · step 6 (live: 8)" in status(app)
 
 
+async def test_the_inside_pane_in_history_names_the_shown_step_and_what_dot_does(trainer, make_app, until):
+    app = make_app(trainer, paused=False, until=4)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await trained(pilot, until, 4)
+        inside = app.query_one(Inside)
+
+        def said() -> str:
+            return " ".join(" ".join(line.plain for line in inside.render().renderables).split())  # type: ignore[attr-defined]
+
+        assert inside.border_title == "Inside" and "Press . to take one phase of a training step" in said()
+        await pilot.press("left")
+        await at_step(pilot, until, 3)
+        await pilot.pause()
+        assert inside.border_title == "Inside · step 3"  # as every other pane: `Loss · step 3`
+        assert "Press . to replay step 3 phase by phase" in said() and "take one phase" not in said()
+        await pilot.press("end")
+        await until(pilot, lambda: app.history_step is None, what="the live step")
+        await pilot.pause()
+        assert inside.border_title == "Inside" and "Press . to take one phase of a training step" in said()
+
+
 async def test_a_branch_with_nothing_changed_reproduces_the_run_bit_for_bit(trainer, make_app, until, reference):
     app = make_app(trainer, paused=False, until=20)
     async with app.run_test(size=(100, 32)) as pilot:
