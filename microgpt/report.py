@@ -272,6 +272,7 @@ class ProbeReport:
     """The forward pass of a word at the current weights: not trained on, nothing changed."""
 
     word: str
+    step: int  # whose weights: those after this many steps
     engine: str  # the graph mode that computed it
     tokens: tuple[str, ...]
     targets: tuple[str, ...]

@@ -178,6 +178,7 @@ class Trainer:
         inputs, targets = token_labels(ds, tokens, n)
         return ProbeReport(
             word=word,
+            step=self.step_count,
             engine=mode.name,
             tokens=inputs,
             targets=targets,

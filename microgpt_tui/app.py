@@ -279,7 +279,8 @@ class MicroGPTApp(App[None]):
             yield GradNorms(self.trainer_config.n_layer, id="grad").data_bind(MicroGPTApp.snapshot,
                                                                                MicroGPTApp.attn_layer)
             yield Inside(self.dataset.uchars, id="inside").data_bind(
-                MicroGPTApp.phase, MicroGPTApp.probe, MicroGPTApp.attn_layer, MicroGPTApp.attn_head)
+                MicroGPTApp.phase, MicroGPTApp.probe, MicroGPTApp.attn_layer, MicroGPTApp.attn_head,
+                MicroGPTApp.history_step)
             yield Sampler(self.dataset, delay=self.sample_delay, docs=self.training_docs, id="sampler").data_bind(
                 MicroGPTApp.samples, MicroGPTApp.temperature, MicroGPTApp.snapshot)
         yield ProbeInput(self.dataset.uchars, self.dataset.name, id="probe-input")
@@ -736,17 +737,28 @@ class MicroGPTApp(App[None]):
         self.runner.save(self.save_path)
 
     def action_probe(self) -> None:
-        """Open the probe's input: type a word, enter probes it."""
-        self.query_one(ProbeInput).open()
+        """Open the probe's input: type a word, enter probes it (in history, at the shown step's weights)."""
+        self.query_one(ProbeInput).open(self.history_step)
 
     def on_probe_input_probe_requested(self, message: ProbeInput.ProbeRequested) -> None:
-        """A word to probe: the engine computes its forward pass; its `ProbeReport` is shown as `probe`."""
-        if self.engine_alive():
+        """A word to probe: the engine computes its forward pass (in history, at the shown step's weights, like
+        `g`); its `ProbeReport` is shown as `probe`."""
+        if not self.engine_alive():
+            return
+        if self.history_step is not None:
+            self.runner.probe_at(message.word, self.history_step)
+        else:
             self.runner.probe(message.word)
 
     @while_running
     def on_probe_shown(self, message: ProbeShown) -> None:
-        """A probe's forward pass: the panes show it, marked `probe · not trained on`, until escape."""
+        """A probe's forward pass: the panes show it, marked `probe · not trained on`, until escape (or until
+        another step is shown); an answer for a step no longer shown is dropped."""
+        step = message.report.step
+        if self.history_step is not None and step != self.history_step:
+            return
+        if self.history_step is None and self.live is not None and step < self.live.step:
+            return  # asked in history, which was left since
         self.probe = message.report
 
     @while_running
@@ -940,6 +952,7 @@ class MicroGPTApp(App[None]):
             return
         if step == self.history_step:
             return
+        self.probe = None  # a probe is of the step shown (its weights)
         if self.history_step is None:  # entering the history: the live phase (if any) waits for our return
             self._live_phase = self.phase
         self.phase = None  # `phase` is the past step's, while in history
@@ -962,6 +975,7 @@ class MicroGPTApp(App[None]):
             self.past = None
             self.query_one(StatusBar).replaying = None
             self.phase, self._live_phase = self._live_phase, None
+            self.probe = None  # a probe is of the step shown (its weights)
             self._show()
 
     @while_running

@@ -304,8 +304,8 @@ class EngineLoop:
                 self._announce_time_travel()
             case p.Stop():
                 self._stopping = True
-            case p.Seek() | p.PastPhase() | p.Branch() | p.SetLr() | p.DrawAt() | p.AddBreak() | p.ToggleBreak() \
-                    | p.RemoveBreak():
+            case p.Seek() | p.PastPhase() | p.Branch() | p.SetLr() | p.DrawAt() | p.ProbeAt() | p.AddBreak() \
+                    | p.ToggleBreak() | p.RemoveBreak():
                 self._time_travel(request)
         self._handled += 1
         if not isinstance(request, SHOWING_THE_PAST):  # those change nothing live: no state to send (or repaint)
@@ -524,10 +524,10 @@ class EngineLoop:
             return
         self._post(p.Notice("schedule extended", trainer.schedule.describe()))
 
-    def _probe(self, word: str) -> None:
-        """A word's forward pass at the current weights (training is untouched)."""
+    def _probe(self, word: str, trainer: TrainerLike | None = None) -> None:
+        """A word's forward pass at the current weights, or at `trainer`'s (training is untouched)."""
         try:
-            report = self._trainer.probe(word)
+            report = (self._trainer if trainer is None else trainer).probe(word)
         except ProbeError as error:
             self._post(p.Refused("probe", str(error)))
             return
@@ -598,7 +598,7 @@ class EngineLoop:
         for condition, enabled in breaks:
             self._watch.add(condition, enabled)
         self._past: StepLike | None = None  # a past step replayed phase by phase
-        self._sampler: Trainer | None = None  # a trainer of the run that holds past weights to sample from
+        self._spare: Trainer | None = None  # a trainer of the run that holds past weights to sample from or probe
 
     def _announce_time_travel(self) -> None:
         """Tell the app what the history holds and which breakpoints are watched."""
@@ -636,6 +636,8 @@ class EngineLoop:
                     self._set_lr(lr)
                 case p.DrawAt(temperature, count, step):
                     self._draw_at(temperature, count, self._past_step(step))
+                case p.ProbeAt(word, step):
+                    self._probe(word, self._spare_at(self._past_step(step)))
                 case p.AddBreak(text):
                     condition = parse(text)
                     self._watch.add(condition)  # refuses one already listed
@@ -671,8 +673,9 @@ class EngineLoop:
         past = self._past
         if past is None or past.number != step:
             past = self._past = cast(StepLike, self._history.phases(step))
-        if past.finished:
-            self._post(p.Refused("phase", f"step {step} is complete: left/right show another step"))
+        if past.finished:  # not a refusal: the replay has reached its end
+            self._post(p.Notice(f"end of step {step}", f"every phase of step {step} is shown: left/right show "
+                                                       "another step"))
             return
         past.advance()
         self._post(p.PastPhaseDone(past.detail()))
@@ -717,14 +720,22 @@ class EngineLoop:
         self._post(p.Notice("learning rate", f"base learning rate {lr:g} from step {self._trainer.step_count + 1}; "
                                              f"{status}"))
 
+    def _spare_at(self, step: int) -> Trainer:
+        """The spare trainer, holding the run's state after past step `step` (the live trainer is never touched),
+        in the graph mode chosen last."""
+        trainer = self._trainer
+        if self._spare is None:
+            self._spare = Trainer(trainer.dataset, trainer.config)
+        spare = self._spare
+        spare.restore(self._history.full_state(self._history.state_at(step)))
+        spare.engine = trainer.engine
+        return spare
+
     def _draw_at(self, temperature: float, count: int, step: int) -> None:
         """Names drawn from the weights after past step `step`, with the sampler's own generator (which then
         stands where it would after drawing them live)."""
         trainer = self._trainer
-        if self._sampler is None:
-            self._sampler = Trainer(trainer.dataset, trainer.config)
-        sampler = self._sampler
-        sampler.restore(self._history.full_state(self._history.state_at(step)))
+        sampler = self._spare_at(step)
         sampler.sample_rng.setstate(trainer.sample_rng.getstate())
         samples = []
         for _ in range(count):
@@ -734,5 +745,6 @@ class EngineLoop:
         self._post(p.Samples(tuple(samples)))
 
 
-SHOWING_THE_PAST = (p.Seek, p.PastPhase, p.DrawAt)
-TIME_REQUESTS = (p.Seek, p.PastPhase, p.Branch, p.SetLr, p.DrawAt, p.AddBreak, p.ToggleBreak, p.RemoveBreak)
+SHOWING_THE_PAST = (p.Seek, p.PastPhase, p.DrawAt, p.ProbeAt)
+TIME_REQUESTS = (p.Seek, p.PastPhase, p.Branch, p.SetLr, p.DrawAt, p.ProbeAt, p.AddBreak, p.ToggleBreak,
+                 p.RemoveBreak)

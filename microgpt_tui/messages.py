@@ -101,7 +101,7 @@ class PhaseShown(Message):
 
 @dataclass
 class ProbeShown(Message):
-    """A probed word's forward pass at the current weights."""
+    """A probed word's forward pass at the weights of `report.step` (the live ones, or a past step's)."""
 
     report: ProbeReport
 

@@ -148,6 +148,14 @@ class DrawAt:
 
 
 @dataclass(frozen=True)
+class ProbeAt:
+    """The forward pass of `word` at the weights after past step `step`: not trained on, nothing changed."""
+
+    word: str
+    step: int
+
+
+@dataclass(frozen=True)
 class AddBreak:
     """Watch one more breakpoint condition (written as `microgpt train --break` takes it)."""
 
@@ -168,7 +176,7 @@ class RemoveBreak:
     index: int
 
 
-TimeRequest = Seek | PastPhase | Branch | SetLr | DrawAt | AddBreak | ToggleBreak | RemoveBreak
+TimeRequest = Seek | PastPhase | Branch | SetLr | DrawAt | ProbeAt | AddBreak | ToggleBreak | RemoveBreak
 
 
 Request = (Run | Pause | Step | NextPhase | RunUntil | Speed | SetEngine | Draw | Save | Extend | Probe | Restart | Stop

@@ -220,6 +220,11 @@ class Runner:
         """Draw names from the weights after past step `step`; one `SamplesDrawn` follows."""
         self._send(p.DrawAt(temperature, count, step))
 
+    def probe_at(self, word: str, step: int) -> None:
+        """The forward pass of `word` at the weights after past step `step`; a `ProbeShown` (or a `Refused`)
+        follows."""
+        self._send(p.ProbeAt(word, step))
+
     def add_break(self, text: str) -> None:
         """Watch one more breakpoint; a `BreakpointsChanged` (or a `Refused`) follows."""
         self._send(p.AddBreak(text))

@@ -7,7 +7,7 @@ make, so all of them show the same step (or the same phase, or the same probe), 
 - live: the engine's snapshot as it is;
 - phase: its report replaced by the step so far: the document, the positions forwarded, their losses and
   attention, the graph built so far, the gradients as far as the backward pass has come;
-- probe: its report replaced by the word's forward pass (the gradients are training's: a probe has none);
+- probe: its report replaced by the word's forward pass (the gradients are the shown step's: a probe has none);
 - history: its report replaced by a past step's, replayed exactly by the engine (left/right while paused); a
   past step's phases (`.` in history) are shown as a phase.
 """
@@ -44,7 +44,7 @@ def shown_snapshot(live: Snapshot, phase: PhaseReport | None, probe: ProbeReport
     `phase` is the live step's phase shown, for the status line; none in history (the history label names it).
     """
     if probe is not None:
-        return replace(live, report=report_of_probe(probe, live, names), probe=probe.word)
+        return replace(live, report=report_of_probe(probe, live, names, past), probe=probe.word)
     if phase is not None:
         return replace(live, report=report_of_phase(phase, names), phase=None if history else phase.phase)
     if past is not None:
@@ -80,11 +80,13 @@ def report_of_phase(phase: PhaseReport, names: tuple[str, ...]) -> StepReport:
     )
 
 
-def report_of_probe(probe: ProbeReport, live: Snapshot, names: tuple[str, ...]) -> StepReport:
-    """A step report of a probed word: its forward pass at the weights after step `live.step`."""
-    latest = live.report
+def report_of_probe(probe: ProbeReport, live: Snapshot, names: tuple[str, ...],
+                    past: StepReport | None = None) -> StepReport:
+    """A step report of a probed word: its forward pass at the weights after step `probe.step`, with the gradients
+    of the step shown (`past` in history, else the latest)."""
+    latest = past if past is not None else live.report
     return StepReport(
-        step=live.step,
+        step=probe.step,
         steps=live.steps,
         loss=probe.loss,
         lr=latest.lr if latest is not None else live.next_lr,

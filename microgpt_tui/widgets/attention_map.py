@@ -135,6 +135,15 @@ map as large as the screen.
                 text.append(f" · cut to {len(report.targets)} predictions", style="bold yellow")
         return [text]
 
+    def _no_attention(self) -> str:
+        """Why there is no attention to show, and which key brings it: no step yet, or a step stopped before its
+        forward pass (the live step in progress, or a past step replayed phase by phase)."""
+        report, snapshot = self.report, self.snapshot
+        if report is None or snapshot is None:
+            return "No attention yet: it appears after the first step (n takes one)."
+        does = "runs" if report.step > snapshot.step else "replays"  # (a past step is at most the live one)
+        return f"step {report.step} has not reached attention yet: . {does} its forward pass position by position."
+
     def cell_size(self, width: int, height: int, label_width: int) -> tuple[int, int]:
         """(columns, lines) of one cell: as large as the pane allows for a block-size document, at least 2x1."""
         columns = max(2, label_width, (width - label_width - 2) // self.block_size)
@@ -148,7 +157,7 @@ map as large as the screen.
         """What is shown, the heatmap (key labels on top, query labels down the side), the scale, one row's weights."""
         labels, rows = self.current()
         if not rows:
-            return wrap("No attention yet: it appears after the first step (n takes one).", width)
+            return wrap(self._no_attention(), width)
         shown = [label(c) for c in labels]
         label_width = max(cell_len(s) for s in shown)
         n = len(rows)

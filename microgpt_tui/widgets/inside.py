@@ -30,7 +30,7 @@ from microgpt_tui.labels import PROBE_MARK, label, pad, quoted
 from microgpt_tui.palette import pack, wrap
 from microgpt_tui.widgets.pane import Pane
 
-USAGE = ("Nothing to explain yet. Press . to take one phase of a training step (the document, the forward pass "
+USAGE = ("Nothing to explain yet. Press . to {take} (the document, the forward pass "
          "position by position, the loss, the backward pass, the update): this pane spells out its numbers and "
          "shows the engine's lines that computed them. Press / to probe a word of your own.")
 
@@ -196,6 +196,7 @@ by about the learning rate, whatever its gradient: `m̂ / √v̂` is ±1 when th
     attn_head: var[int] = var(0)
     matrix: var[str | None] = var[str | None](None)  # the update's matrix shown; None: the one that moved most
     probe_position: var[int] = var(0)  # the probed word's position shown
+    history_step: var[int | None] = var[int | None](None)  # the past step shown (None: the live one)
 
     def __init__(self, vocabulary: Sequence[str], *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -209,8 +210,9 @@ by about the learning rate, whatever its gradient: `m̂ / √v̂` is ±1 when th
         """The pane's title, fullest first: what it shows (the step's phase, or the probe), then shorter forms."""
         if self.probe is not None:
             return [f"{self.TITLE} · {PROBE_MARK}", PROBE_MARK]
-        if self.phase is None:
-            return [self.TITLE]
+        if self.phase is None:  # (in history, the past step shown, as every other pane names it)
+            return [self.TITLE] if self.history_step is None else [f"{self.TITLE} · step {self.history_step}",
+                                                                   self.TITLE]
         phase = self.phase.phase
         short = f"{phase.kind} {phase.index + 1}/{phase.count}" if phase.count > 1 else phase.kind
         full = phase.label if phase.kind != "backward" else short
@@ -231,6 +233,11 @@ by about the learning rate, whatever its gradient: `m̂ / √v̂` is ±1 when th
 
     def watch_phase(self) -> None:
         """A new phase: show it (the title names the step and the phase)."""
+        self._retitle()
+        self.data_changed()
+
+    def watch_history_step(self) -> None:
+        """Another step shown: the title and the usage name it."""
         self._retitle()
         self.data_changed()
 
@@ -265,7 +272,9 @@ by about the learning rate, whatever its gradient: `m̂ / √v̂` is ±1 when th
             return self._probe_lines(self.probe, width, height)
         report = self.phase
         if report is None:
-            return wrap(USAGE, width)
+            past = self.history_step
+            take = "take one phase of a training step" if past is None else f"replay step {past} phase by phase"
+            return wrap(USAGE.format(take=take), width)
         detail = report.detail
         room = height
         if isinstance(detail, DocumentDetail):
@@ -367,7 +376,8 @@ by about the learning rate, whatever its gradient: `m̂ / √v̂` is ±1 when th
                 Text("change = -lr · m̂ / (√v̂ + ε): about ±lr while m̂ and √v̂ are alike", style="dim")]
 
     def _probe_lines(self, probe: ProbeReport, width: int, height: int) -> list[Text]:
-        head = Text.assemble((quoted(probe.word), "bold"), (f" at the current weights, {probe.engine}", "dim"))
+        head = Text.assemble((quoted(probe.word), "bold"), (f" at the weights of step {probe.step}, {probe.engine}",
+                                                            "dim"))
         lines = [head, *mean_written(probe.position_losses, probe.loss, width, 2)]
         if not probe.positions:
             return lines

@@ -100,6 +100,7 @@ class ProbeInput(Vertical):
         self.validator = VocabularyValidator(vocabulary, dataset)
         self.dataset = dataset
         self._return_focus: Widget | None = None
+        self._past_step: int | None = None  # the past step whose weights the word will be probed at (history)
 
     def compose(self) -> ComposeResult:
         """The input and its hint line."""
@@ -108,15 +109,18 @@ class ProbeInput(Vertical):
         yield Static(self._hint(), id="probe-hint")
 
     def _hint(self) -> str:
-        return "enter: probe this word at the current weights (not trained on) · escape: close"
+        weights = "the current weights" if self._past_step is None else f"the weights of step {self._past_step}"
+        return f"enter: probe this word at {weights} (not trained on) · escape: close"
 
     @property
     def is_open(self) -> bool:
         """True while the input is on screen."""
         return self.has_class("-open")
 
-    def open(self) -> None:
-        """Show the input, empty, and put the cursor in it (closing gives the focus back)."""
+    def open(self, past_step: int | None = None) -> None:
+        """Show the input, empty, and put the cursor in it (closing gives the focus back); `past_step`: the past
+        step shown, whose weights the word will be probed at."""
+        self._past_step = past_step
         if not self.is_open:
             self._return_focus = self.app.focused
         field = self.query_one(Input)

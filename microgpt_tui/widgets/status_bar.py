@@ -101,7 +101,8 @@ class StatusBar(Widget):
             return text
         if self.probe:
             text.append(f"probe “{self.probe}” · not trained on", style="bold reverse")
-            text.append(f" · weights of step {snap.step} · escape ends it")
+            step = snap.report.step if snap.report is not None else snap.step  # (the probe's report, once shown)
+            text.append(f" · weights of step {step} · escape ends it")
             return text
         parts = self.parts(snap)
         kept = list(range(len(parts)))
@@ -124,9 +125,8 @@ class StatusBar(Widget):
         in_phase = phase is not None
         if phase is not None:  # `step 1 · forward 3/7 “mignon”`
             parts.append((0, Text(f"step {phase.step:>{width}} / {snap.steps} · {phase.label}", style="bold")))
-        elif self.history:  # a past step shown: which, then the live run's own line
+        elif self.history:  # a past step shown: which (and the live one: no second step number beside it)
             parts.append((0, Text(self.history_label(), style="bold reverse")))
-            parts.append((3, Text(f"step {snap.step:>{width}} / {snap.steps}", style="bold")))
         else:
             parts.append((0, Text(f"step {snap.step:>{width}} / {snap.steps}", style="bold")))
         computing = self.computing_label()

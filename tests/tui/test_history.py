@@ -23,6 +23,7 @@ from microgpt.trainer import Trainer
 from microgpt_tui.__main__ import compared_runs, saved_history
 from microgpt_tui.app import MicroGPTApp
 from microgpt_tui.widgets.choice_screen import ChoiceScreen
+from microgpt_tui.widgets.inside import Inside
 from microgpt_tui.widgets.loss_chart import LossChart
 from microgpt_tui.widgets.status_bar import SHOW_WAITING_AFTER, StatusBar
 
@@ -158,8 +159,8 @@ async def test_a_slow_replay_says_replaying_and_a_fast_one_never_does(trainer, m
         await until(pilot, lambda: app.phase is not None and app.phase.phase.kind == "forward", what="step 13 begun")
         app.go_to_step(2)
         await pilot.pause()
-        assert "history · step 2 (live: 12)" in status(app)  # not the live step's phase
-        await until(pilot, lambda: "history · step 2 (live: 12) · replaying…" in status(app), what="replaying…")
+        assert "history · step 2 (live: 13)" in status(app)  # not the live step's phase (13: in progress)
+        await until(pilot, lambda: "history · step 2 (live: 13) · replaying…" in status(app), what="replaying…")
         await at_step(pilot, until, 2)
         assert "replaying" not in status(app)
         await pilot.press("end")  # the live step's phase again
@@ -226,6 +227,52 @@ async def test_run_to_step_from_history_shows_the_live_run(trainer, make_app, un
         await until(pilot, lambda: shown(app).step == 9, what="step 9 shown")
         assert app.history_step is None and "history" not in status(app)
         assert same(shown(app), reference[8])
+
+
+async def test_a_probe_in_history_uses_the_shown_steps_weights_and_says_so(names, trainer, make_app, until):
+    app = make_app(trainer, paused=False, until=8)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await trained(pilot, until, 8)
+        await pilot.press("left", "left", "left")
+        await at_step(pilot, until, 5)
+        await pilot.press("slash")
+        await pilot.pause()
+        assert "at the weights of step 5" in str(app.query_one("#probe-hint").render())
+        await pilot.press(*"emma", "enter")
+        await until(pilot, lambda: app.probe is not None, what="the probe")
+        twin = Trainer(names, Config())
+        for _ in range(5):
+            twin.step()
+        assert repr(app.probe) == repr(twin.probe("emma"))  # step 5's weights, not the live step 8's
+        await pilot.pause()
+        assert "probe “emma” · not trained on · weights of step 5 · escape ends it" in status(app)
+        assert app.query_one(LossChart).border_title == "Loss · step 5"
+        inside = "\n".join(line.plain for line in app.query_one(Inside).render().renderables)  # type: ignore[attr-defined]
+        assert "“emma” at the weights of step 5" in inside
+        await pilot.press("right")  # another step shown: the probe (of step 5's weights) ends
+        await at_step(pilot, until, 6)
+        assert app.probe is None and "history · step 6 (live: 8)" in status(app)
+
+
+async def test_the_inside_pane_in_history_names_the_shown_step_and_what_dot_does(trainer, make_app, until):
+    app = make_app(trainer, paused=False, until=4)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await trained(pilot, until, 4)
+        inside = app.query_one(Inside)
+
+        def said() -> str:
+            return " ".join(" ".join(line.plain for line in inside.render().renderables).split())  # type: ignore[attr-defined]
+
+        assert inside.border_title == "Inside" and "Press . to take one phase of a training step" in said()
+        await pilot.press("left")
+        await at_step(pilot, until, 3)
+        await pilot.pause()
+        assert inside.border_title == "Inside · step 3"  # as every other pane: `Loss · step 3`
+        assert "Press . to replay step 3 phase by phase" in said() and "take one phase" not in said()
+        await pilot.press("end")
+        await until(pilot, lambda: app.history_step is None, what="the live step")
+        await pilot.pause()
+        assert inside.border_title == "Inside" and "Press . to take one phase of a training step" in said()
 
 
 async def test_a_branch_with_nothing_changed_reproduces_the_run_bit_for_bit(trainer, make_app, until, reference):

@@ -311,6 +311,32 @@ async def test_the_attention_pane_says_how_to_reach_its_rows(trainer, make_app, 
         assert "up/down choose the row" in " ".join(lines_of(attention))
 
 
+async def test_before_any_forward_pass_the_attention_pane_says_what_brings_one(trainer, make_app, ready, until,
+                                                                               steps):
+    """No step yet: `n` takes one; a step stopped at its document (`.`, live or in history): its forward pass,
+    position by position, comes with `.`."""
+    app = make_app(trainer)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await ready(pilot)
+        attention = app.query_one(AttentionMap)
+
+        def said() -> str:
+            return " ".join(" ".join(lines_of(attention)).split())
+
+        await pilot.pause()
+        assert "No attention yet: it appears after the first step (n takes one)." in said()
+        await steps(pilot, 2)
+        await pilot.press("left", "full_stop")
+        await until(pilot, lambda: app.phase is not None and app.phase.phase.step == 1, what="step 1's document")
+        await pilot.pause()
+        assert "step 1 has not reached attention yet: . replays its forward pass position by position." in said()
+        await pilot.press("end", "full_stop")
+        await until(pilot, lambda: app.phase is not None and app.phase.phase.step == 3, what="step 3's document")
+        await pilot.pause()
+        assert "step 3 has not reached attention yet: . runs its forward pass position by position." in said()
+        assert "first step" not in said()
+
+
 async def test_sampler_rows_keep_their_columns_with_wide_characters(make_app, ready, until):
     dataset = Dataset.from_docs(["東京", "ab", "大阪 x", "😀c"], name="wide")
     app = make_app(Trainer(dataset, Config()))

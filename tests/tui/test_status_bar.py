@@ -43,7 +43,7 @@ STATES = [  # (fields, what must survive at 80 columns)
     (dict(snapshot=replace(PAUSED, step=312), history="history · step 40 (live: 312)", notice=BREAK),
      ["history · step 40 (live: 312)", BREAK]),  # (history is always paused)
     (dict(snapshot=replace(PAUSED, step=312), history="history · step 40 (live: 312)"),
-     ["history · step 40 (live: 312)", "step  312 / 1000", "paused"]),
+     ["history · step 40 (live: 312)", "paused", "fused", "names"]),
     (dict(snapshot=replace(PAUSED, step=312), history="history · step 40 (live: 312)",
           replaying=time.monotonic() - 1.0),
      ["history · step 40 (live: 312) · replaying…", "paused"]),
@@ -73,6 +73,13 @@ async def test_at_80_columns_the_state_survives(fields, kept):
     for part in kept:
         assert part in line, (part, line)
     assert not line.endswith("…")  # dropped whole parts, not cut one
+
+
+async def test_in_history_the_line_names_one_step_then_the_live_runs_state():
+    """`history · step 40 (live: 312)` says both steps: no `step 312 / 1000` beside it to be read as the shown one."""
+    for width in (80, 160):
+        line = await line_at(width, snapshot=replace(PAUSED, step=312), history="history · step 40 (live: 312)")
+        assert line == "history · step 40 (live: 312) · paused · — steps/s · fused · names", width
 
 
 async def test_the_least_important_parts_go_first():

@@ -79,7 +79,9 @@ def test_the_phases_of_a_past_step_end_in_its_report(short, reference):
     last = phases[-1]
     assert last.phase.kind == "update"
     assert last.position_losses == reference[6].position_losses
-    assert sim.of(p.Refused)[-1].reason.startswith("step 7 is complete")
+    end = sim.of(p.Notice)[-1]  # `.` after the last phase: the end of the step, not a refusal
+    assert end.title == "end of step 7" and "left/right show another step" in end.text
+    assert not sim.of(p.Refused)
 
 
 def test_a_past_steps_phases_are_shown_in_its_own_mode_and_learning_rate(short):
@@ -242,3 +244,24 @@ def test_a_checkpoint_keeps_the_history_and_a_resumed_run_scrubs_back(names, sho
     assert [r.step for r in past] == [3, 26]
     assert all(same(r, reference[r.step - 1]) for r in past)
     assert not any(math.isnan(r.loss) for r in past)
+
+
+def test_a_probe_at_a_past_step_uses_its_weights_and_leaves_the_run_alone(names, short, reference):
+    """`/` in history: the word's forward pass at the weights after the shown step, bit for bit those of a run
+    stopped there; the live trainer is not touched (its own probe and its next steps are as if nothing happened)."""
+    sim = loop(short, [(0.0, p.Step(12)), (1.0, p.ProbeAt("emma", 5)), (1.0, p.Probe("emma")),
+                       (1.0, p.ProbeAt("emma", 13)), (1.0, p.ProbeAt("em1a", 5)), (2.0, p.Step(3))])
+    at_5, live = [m.report for m in sim.of(p.Probed)]
+    twin = Trainer(names, Config(steps=60))
+    for _ in range(5):
+        twin.step()
+    assert at_5.step == 5 and repr(at_5) == repr(twin.probe("emma"))
+    for _ in range(7):
+        twin.step()
+    assert live.step == 12 and repr(live) == repr(twin.probe("emma"))
+    assert repr(at_5) != repr(live)  # (the weights did move in between)
+    assert short.step_count == 15 and short.losses == [r.loss for r in reference[:15]]
+    assert short.sample_rng.getstate() == twin.sample_rng.getstate()
+    not_in_history, foreign = sim.of(p.Refused)
+    assert "step 13 is not in the history (steps 1-12)" in not_in_history.reason
+    assert foreign.what == "probe" and "“1” is not in the dataset's characters" in foreign.reason
