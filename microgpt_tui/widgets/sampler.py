@@ -165,22 +165,36 @@ you press `g` or `G`. Early in training the top candidates are nearly uniform; l
         return top_candidates(softmax_probs(tokens[-1].logits, self.temperature / 10), self.dataset)
 
     def build_lines(self, width: int, height: int) -> list[Text]:
-        """The samples (oldest first, grouped by step and temperature), then the newest one's positions."""
+        """The samples (oldest first, one group per draw), then the newest one's positions from its first.
+
+        The newest's positions take the rows they need, leaving the list of earlier draws at least a quarter of
+        the rest; when they do not all fit, the first of them give way to a line that says how many are not shown.
+        """
         if not self.samples:
             return wrap(f"g draws a name at {temperature_label(self.temperature)}, G ten at once; "
                         "+ and - change the temperature.", width)
         blocks = [self._group_lines(group, width) for group in groups(self.samples)]
         newest = blocks.pop()
-        tokens = self.newest_tokens
-        listed = min(sum(len(block) for block in blocks), max(0, (height - len(newest)) // 2))
-        room = max(0, height - len(newest) - listed)  # the newest's positions; up to half the rest for the list
-        detail = [self._row(t, tokens, t is tokens[-1], width) for t in tokens[len(tokens) - room:]] if room else []
+        rest = max(0, height - len(newest))
+        share = max(rest - len(self.samples[-1].tokens), rest // 4)  # the whole sample's rows, while revealed too
         older: list[Text] = []
         for block in reversed(blocks):
-            if len(older) + len(block) > height - len(newest) - len(detail):
+            if len(older) + len(block) > share:
                 break
             older = block + older
+        room = rest - len(older)
+        tokens = self.newest_tokens
+        hidden = 0 if len(tokens) <= room else len(tokens) - room + (room > 1)  # a cut takes a row to say so
+        detail = [self._row(t, tokens, t is tokens[-1], width) for t in tokens[hidden:]][-room:] if room else []
+        if hidden and room > 1:
+            detail.insert(0, self._hidden_note(hidden))
         return [*older, *newest, *detail]
+
+    def _hidden_note(self, hidden: int) -> Text:
+        """`… first 3 positions not shown: no room (z maximises)`: what a short pane leaves out of the newest."""
+        maximised = self.is_mounted and self.screen.maximized is self
+        return Text(f"… first {hidden} positions not shown: no room{'' if maximised else ' (z maximises)'}",
+                    style="dim italic", no_wrap=True, overflow="ellipsis")
 
     def _group_lines(self, group: list[Sample], width: int) -> list[Text]:
         first = group[0]

@@ -89,6 +89,36 @@ async def test_the_sample_list_is_bounded(trainer, names, make_app, ready, until
         assert len(app.samples) == MAX_SAMPLES
 
 
+def a_short_sample(names: Dataset, longest: int) -> Sample:
+    """The first sample of at least three and at most `longest` tokens a seeded untrained trainer draws."""
+    drawer = Trainer(names, Config(seed=11))
+    return next(s for s in draw(drawer, 1, 200, step=0, temperature=0.5) if 3 <= len(s.tokens) <= longest)
+
+
+async def test_the_newest_sample_is_spelled_out_from_its_first_position_when_it_fits(names, make_app, ready,
+                                                                                      until):
+    app = make_app(Trainer(names, Config()))
+    earlier = draw(Trainer(names, Config(seed=4)), 1, 10, step=0, temperature=1.0)
+    async with app.run_test(size=(100, 32)) as pilot:  # the tester's size: the pane has about ten rows
+        await ready(pilot)
+        sampler = app.query_one(Sampler)
+        height = sampler.content_size.height
+        newest = dataclasses.replace(a_short_sample(names, height - 3), sample_id=11)
+        app.post_message(SamplesDrawn(earlier))
+        app.post_message(SamplesDrawn((newest,)))
+        await until(pilot, lambda: app.samples and app.samples[-1] is newest, what="the newest sample")
+        first = f"·→{label(newest.tokens[0].char or '·')} "
+        rows = [line for line in lines_of(sampler) if "→" in line]
+        assert len(rows) == len(newest.tokens) and rows[0].startswith(first)  # every position, from the first
+        width = sampler.content_size.width
+        short = sampler.build_lines(width, len(newest.tokens))  # its heading and all but one position: too few
+        rows = [line.plain for line in short if "→" in line.plain]
+        hidden = len(newest.tokens) - len(rows)
+        assert hidden > 0 and not rows[0].startswith(first) and rows[-1].startswith(
+            f"{label(newest.tokens[-2].char)}→")
+        assert any(f"first {hidden} positions" in line.plain for line in short)
+
+
 async def test_an_unlikely_drawn_letter_shows_less_than_a_hundredth(trainer, names, make_app, ready, until):
     app = make_app(trainer)
     sample = draw(Trainer(names, Config()), 1, 1, step=0, temperature=0.5)[0]
