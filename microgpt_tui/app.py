@@ -420,7 +420,8 @@ class MicroGPTApp(App[None]):
     @while_running
     def on_samples_drawn(self, message: SamplesDrawn) -> None:
         """New samples join the list (the sampler reveals them); attention shows the newest until the next step."""
-        self.samples = (*self.samples, *message.samples)[-MAX_SAMPLES:]
+        kept = (*self.samples, *message.samples)[-MAX_SAMPLES:]
+        self.samples = tuple(s for s in kept if s.draw >= kept[0].sample_id)  # no batch cut short at the start
         self._sample_seen_at = self.snapshot.step if self.snapshot is not None else 0
         self.sample_revealed = None
         shown_step = self.history_step if self.history_step is not None else self._sample_seen_at

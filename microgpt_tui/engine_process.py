@@ -476,11 +476,12 @@ class EngineLoop:
     def _draw(self, temperature: float, count: int) -> None:
         samples = []
         step = self._trainer.step_count
+        batch = self._sample_id + 1
         try:
             for _ in range(count):
                 self._sample_id += 1
                 tokens = tuple(self._trainer.sample(temperature))
-                samples.append(p.Sample(self._sample_id, step, temperature, tokens))
+                samples.append(p.Sample(self._sample_id, step, temperature, tokens, batch))
         except Exception as error:
             self._post(p.Halt(f"sampling failed: {error}"))
             return
@@ -697,9 +698,10 @@ class EngineLoop:
         sampler.restore(self._history.full_state(self._history.state_at(step)))
         sampler.sample_rng.setstate(trainer.sample_rng.getstate())
         samples = []
+        batch = self._sample_id + 1
         for _ in range(count):
             self._sample_id += 1
-            samples.append(p.Sample(self._sample_id, step, temperature, tuple(sampler.sample(temperature))))
+            samples.append(p.Sample(self._sample_id, step, temperature, tuple(sampler.sample(temperature)), batch))
         trainer.sample_rng.setstate(sampler.sample_rng.getstate())
         self._post(p.Samples(tuple(samples)))
 

@@ -39,10 +39,10 @@ def sample_heading(step: int, temperature: float, earlier: bool) -> str:
 
 
 def groups(samples: tuple[Sample, ...]) -> list[list[Sample]]:
-    """Consecutive samples of the same step and temperature (a batch, or presses of `g` in between steps)."""
+    """The samples of each draw (`G`: a batch of ten; `g`: one), in order."""
     out: list[list[Sample]] = []
     for sample in samples:
-        if out and (out[-1][-1].step, out[-1][-1].temperature) == (sample.step, sample.temperature):
+        if out and out[-1][-1].draw == sample.draw:
             out[-1].append(sample)
         else:
             out.append([sample])
@@ -55,8 +55,8 @@ class Sampler(Pane):
     TITLE = "Sampling"
     HELP = """\
 **What it shows.** `g` draws a new name from the current weights, `G` a batch of ten at once (compare
-temperatures side by side). Each line names the step whose weights drew the names and the temperature,
-`step 300 · T 0.50 · “tareda”`; names drawn before the step now trained are marked `(earlier)`. The newest name is
+temperatures side by side). Each draw keeps its own line, naming the step whose weights drew it and the
+temperature, `step 300 · T 0.50 · “tareda”`; names drawn before the step now trained are marked `(earlier)`. The newest name is
 revealed one character at a time, and below the list each row is one of its positions: the character the model
 was given (`·` is BOS, the start), the character it drew and that character's probability (`<.01` when it
 rounds to zero: an unlikely draw, yet drawn), then the five most likely candidates with their probabilities. A

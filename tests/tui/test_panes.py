@@ -26,7 +26,8 @@ def lines_of(pane) -> list[str]:
 
 def draw(trainer: Trainer, first_id: int, count: int, step: int, temperature: float) -> tuple[Sample, ...]:
     """`count` whole samples from a real trainer, as the engine sends them."""
-    return tuple(Sample(first_id + i, step, temperature, tuple(trainer.sample(temperature))) for i in range(count))
+    return tuple(Sample(first_id + i, step, temperature, tuple(trainer.sample(temperature)), batch=first_id)
+                 for i in range(count))
 
 
 # -- the sampler: a list of samples --------------------------------------------------------------------------
@@ -73,6 +74,24 @@ async def test_G_draws_ten_names_at_once(trainer, make_app, ready, until):
         assert not app.query_one(Sampler).revealing  # a batch is shown at once
 
 
+async def test_each_draw_keeps_its_own_line_and_a_batch_counts_out_of_ten(trainer, make_app, ready, until):
+    app = make_app(trainer)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot)
+        for key, total in (("g", 1), ("g", 2), ("G", 12), ("G", 22), ("plus", 22), ("G", 32)):
+            await pilot.press(key)
+            await until(pilot, lambda: len(app.samples) == total, what=f"{total} samples")
+        assert {s.step for s in app.samples} == {0}  # all from the same weights, three of them at T 0.50
+        sampler = app.query_one(Sampler)
+        headings = [line.plain for line in sampler.build_lines(300, 60) if line.plain.startswith("step ")]
+        assert [h.split(" · “")[0] for h in headings] == [
+            "step 0 · T 0.50", "step 0 · T 0.50", *[f"step 0 · T {t} · {n}/10 new" for t, n in (
+                ("0.50", sum(sampler.docs.new_count([s.text]) for s in app.samples[2:12])),
+                ("0.50", sum(sampler.docs.new_count([s.text]) for s in app.samples[12:22])),
+                ("0.60", sum(sampler.docs.new_count([s.text]) for s in app.samples[22:])))]]
+        assert all(h.count("“") == 10 for h in headings[2:])
+
+
 async def test_the_sample_list_is_bounded(trainer, names, make_app, ready, until):
     from microgpt_tui.widgets.sampler import MAX_SAMPLES
 
@@ -82,8 +101,8 @@ async def test_the_sample_list_is_bounded(trainer, names, make_app, ready, until
     async with app.run_test(size=(100, 32)) as pilot:
         await ready(pilot)
         for k in range(MAX_SAMPLES // 10 + 2):
-            app.post_message(SamplesDrawn(tuple(dataclasses.replace(s, sample_id=s.sample_id + 10 * k)
-                                                for s in batch)))
+            app.post_message(SamplesDrawn(tuple(dataclasses.replace(s, sample_id=s.sample_id + 10 * k,
+                                                                    batch=s.batch + 10 * k) for s in batch)))
         await until(pilot, lambda: app.samples and app.samples[-1].sample_id == batch[-1].sample_id
                     + 10 * (MAX_SAMPLES // 10 + 1), what="every batch")
         assert len(app.samples) == MAX_SAMPLES
@@ -103,7 +122,7 @@ async def test_the_newest_sample_is_spelled_out_from_its_first_position_when_it_
         await ready(pilot)
         sampler = app.query_one(Sampler)
         height = sampler.content_size.height
-        newest = dataclasses.replace(a_short_sample(names, height - 3), sample_id=11)
+        newest = dataclasses.replace(a_short_sample(names, height - 3), sample_id=11, batch=11)
         app.post_message(SamplesDrawn(earlier))
         app.post_message(SamplesDrawn((newest,)))
         await until(pilot, lambda: app.samples and app.samples[-1] is newest, what="the newest sample")
