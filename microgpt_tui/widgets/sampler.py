@@ -26,6 +26,7 @@ from microgpt_tui.widgets.pane import Pane
 
 TEMPERATURE_TENTHS = (1, 20)  # the temperature runs from 0.1 to 2.0 in steps of 0.1
 MAX_SAMPLES = 100  # samples the app keeps (the pane shows as many of the newest as fit)
+EMPTY_NOTE = "(empty: the end token came first)", "(empty: ended at once)"  # a name of no letters; short form
 
 
 def temperature_label(tenths: int) -> str:
@@ -63,7 +64,7 @@ rounds to zero: an unlikely draw, yet drawn), then the five most likely candidat
 space is shown as `␣`. The name ends when BOS is drawn again. The temperature for the next draw is in the title:
 `+`/`-` change it by 0.1 between 0.1 and 2.0. A name that is one of the training documents is marked
 `(seen at step 123)` when the run had trained on it by then (memorised?), `(in the data)` when not yet; a batch
-says how many of its names are new. In history (left/right while paused), `g`/`G` draw from the shown step's
+says how many of its names are new. A name can be empty, `“”`, when the end token is drawn first. In history (left/right while paused), `g`/`G` draw from the shown step's
 weights, and the names carry that step.
 
 **Why it matters.** This is what a language model does when it writes: turn logits into probabilities, draw one
@@ -214,6 +215,9 @@ you press `g` or `G`. Early in training the top candidates are nearly uniform; l
             seen = self.docs.lookup(sample.text, sample.step)
             if seen.in_data and not (sample is newest and self.revealing):  # a training document: say so
                 chunk.append(f" ({seen if seen.kind == TRAINED else 'in the data'})", style="italic")
+            elif not sample.text and sample.tokens:  # `“”` alone reads as a display bug
+                full, short = EMPTY_NOTE
+                chunk.append(f" {full if chunk.cell_len + 1 + cell_len(full) <= width else short}", style="italic")
             chunks.append(chunk)
         return pack(chunks, width, max_lines=1_000, sep=" ")
 

@@ -138,6 +138,23 @@ async def test_the_newest_sample_is_spelled_out_from_its_first_position_when_it_
         assert any(f"first {hidden} positions" in line.plain for line in short)
 
 
+async def test_an_empty_sample_says_the_end_token_came_first(names, make_app, ready, until):
+    app = make_app(Trainer(names, Config()))
+    sample = draw(Trainer(names, Config()), 1, 1, step=0, temperature=0.5)[0]
+    first = sample.tokens[0]
+    end = dataclasses.replace(first, token_id=names.bos, char="", is_end=True, text="")  # BOS drawn at once
+    empty = dataclasses.replace(sample, tokens=(end,))
+    async with app.run_test(size=(100, 32)) as pilot:
+        await ready(pilot)
+        app.post_message(SamplesDrawn((empty,)))
+        await until(pilot, lambda: len(app.samples) == 1, what="the empty sample")
+        sampler = app.query_one(Sampler)
+        assert "“” (empty: ended at once)" in "\n".join(lines_of(sampler))  # a narrow pane: the short form
+        wide = "\n".join(line.plain for line in sampler.build_lines(100, 20))
+        assert "“” (empty: the end token came first)" in wide
+        assert "·→· " in wide  # its one position: the end drawn after the start
+
+
 async def test_an_unlikely_drawn_letter_shows_less_than_a_hundredth(trainer, names, make_app, ready, until):
     app = make_app(trainer)
     sample = draw(Trainer(names, Config()), 1, 1, step=0, temperature=0.5)[0]
