@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 import math
 import os
 import time
@@ -421,7 +422,8 @@ class MicroGPTApp(App[None]):
     def on_samples_drawn(self, message: SamplesDrawn) -> None:
         """New samples join the list (the sampler reveals them); attention shows the newest until the next step."""
         kept = (*self.samples, *message.samples)[-MAX_SAMPLES:]
-        self.samples = tuple(s for s in kept if s.draw >= kept[0].sample_id)  # no batch cut short at the start
+        cut = kept[0].draw if kept and kept[0].draw != kept[0].sample_id else None  # a batch whose first fell off
+        self.samples = tuple(itertools.dropwhile(lambda s: s.draw == cut, kept))
         self._sample_seen_at = self.snapshot.step if self.snapshot is not None else 0
         self.sample_revealed = None
         shown_step = self.history_step if self.history_step is not None else self._sample_seen_at
