@@ -201,6 +201,8 @@ class MicroGPTApp(App[None]):
     wide: var[bool] = var(True)
     history_step: var[int | None] = var[int | None](None)  # the past step shown (None: the live one)
     ghosts: var[tuple[Ghost, ...]] = var[tuple[Ghost, ...]](())  # compared runs, then branches' lost steps
+    sample_branches: var[tuple[tuple[int, int], ...]] = var[tuple[tuple[int, int], ...]](())  # (step a branch
+    # went back to, the newest sample's id then), in order
     breakpoints: var[tuple[tuple[str, bool], ...]] = var[tuple[tuple[str, bool], ...]](())  # (condition, on)
 
     def __init__(
@@ -237,6 +239,7 @@ class MicroGPTApp(App[None]):
         # recent gradient norms and graph sizes
         self._live_phase: PhaseReport | None = None  # the live step's phase, kept while a past step is shown
         self.first_step = 1  # the first step the history can show
+        self._branches_known = 0  # the branches' ghosts the engine has told of
         self.training_docs = TrainingDocs(getattr(trainer, "docs", self.dataset.docs))  # in training order
         self.compare_ghosts = tuple(compare)  # --compare runs
         self.set_reactive(MicroGPTApp.ghosts, self.compare_ghosts)
@@ -281,7 +284,8 @@ class MicroGPTApp(App[None]):
             yield Inside(self.dataset.uchars, id="inside").data_bind(
                 MicroGPTApp.phase, MicroGPTApp.probe, MicroGPTApp.attn_layer, MicroGPTApp.attn_head)
             yield Sampler(self.dataset, delay=self.sample_delay, docs=self.training_docs, id="sampler").data_bind(
-                MicroGPTApp.samples, MicroGPTApp.temperature, MicroGPTApp.snapshot)
+                MicroGPTApp.samples, MicroGPTApp.temperature, MicroGPTApp.snapshot,
+                branches=MicroGPTApp.sample_branches)
         yield ProbeInput(self.dataset.uchars, self.dataset.name, id="probe-input")
         yield KeyFooter()
 
@@ -1005,6 +1009,10 @@ class MicroGPTApp(App[None]):
     def on_branches_changed(self, message: BranchesChanged) -> None:
         """Draw each branch's lost steps as a ghost, after the compared runs."""
         self.first_step = message.first_step
+        known = self._branches_known if len(message.ghosts) >= self._branches_known else 0  # (fewer: a new run)
+        newest = self.samples[-1].sample_id if self.samples else 0
+        self.sample_branches += tuple((g.start, newest) for g in message.ghosts[known:])
+        self._branches_known = len(message.ghosts)
         self.ghosts = self.compare_ghosts + tuple(
             Ghost(f"before the branch at step {g.start}", g.losses, g.start + 1) for g in message.ghosts)
 

@@ -34,9 +34,9 @@ def temperature_label(tenths: int) -> str:
     return f"temperature {tenths / 10:.2f}"
 
 
-def sample_heading(step: int, temperature: float, earlier: bool) -> str:
-    """`step 300 · T 0.50` (`step 12 (earlier) · T 0.50` when the model has trained past that step)."""
-    return f"step {step}{' (earlier)' if earlier else ''} · T {temperature:.2f}"
+def sample_heading(step: int, temperature: float, mark: str = "") -> str:
+    """`step 300 · T 0.50`; with a mark, `step 12 (earlier) · T 0.50` (the model has trained past that step)."""
+    return f"step {step}{f' ({mark})' if mark else ''} · T {temperature:.2f}"
 
 
 def groups(samples: tuple[Sample, ...]) -> list[list[Sample]]:
@@ -55,17 +55,18 @@ class Sampler(Pane):
 
     TITLE = "Sampling"
     HELP = """\
-**What it shows.** `g` draws a new name from the current weights, `G` a batch of ten at once (compare
-temperatures side by side). Each draw keeps its own line, naming the step whose weights drew it and the
-temperature, `step 300 · T 0.50 · “tareda”`; names drawn before the step now trained are marked `(earlier)`. The newest name is
-revealed one character at a time, and below the list each row is one of its positions: the character the model
-was given (`·` is BOS, the start), the character it drew and that character's probability (`<.01` when it
-rounds to zero: an unlikely draw, yet drawn), then the five most likely candidates with their probabilities. A
-space is shown as `␣`. The name ends when BOS is drawn again. The temperature for the next draw is in the title:
-`+`/`-` change it by 0.1 between 0.1 and 2.0. A name that is one of the training documents is marked
-`(seen at step 123)` when the run had trained on it by then (memorised?), `(in the data)` when not yet; a batch
-says how many of its names are new. A name can be empty, `“”`, when the end token is drawn first. In history (left/right while paused), `g`/`G` draw from the shown step's
-weights, and the names carry that step.
+**What it shows.** `g` draws a new name from the current weights, `G` a batch of ten at once (compare temperatures
+side by side). Each draw keeps its own line, naming the step whose weights drew it and the temperature, `step 300 ·
+T 0.50 · “tareda”`; names drawn before the step now trained are marked `(earlier)`, names drawn at steps a branch
+(`b`) took back `(before the branch at 500)` (or `(ghost)`): the ghost curve's weights drew them. The newest name
+is revealed one character at a time, and below the list each row is one of its positions: the character the model
+was given (`·` is BOS, the start), the character it drew and that character's probability (`<.01` when it rounds to
+zero: an unlikely draw, yet drawn), then the five most likely candidates with their probabilities. A space is shown
+as `␣`. The name ends when BOS is drawn again. The temperature for the next draw is in the title: `+`/`-` change it
+by 0.1 between 0.1 and 2.0. A name that is one of the training documents is marked `(seen at step 123)` when the
+run had trained on it by then (memorised?), `(in the data)` when not yet; a batch says how many of its names are
+new. A name can be empty, `“”`, when the end token is drawn first. In history (left/right while paused), `g`/`G`
+draw from the shown step's weights, and the names carry that step.
 
 **Why it matters.** This is what a language model does when it writes: turn logits into probabilities, draw one
 token, feed it back in. The temperature divides the logits before the softmax: below 1 the favourite gets
@@ -86,6 +87,8 @@ you press `g` or `G`. Early in training the top candidates are nearly uniform; l
     samples: var[tuple[Sample, ...]] = var[tuple[Sample, ...]](())
     temperature: var[int] = var(5)  # whole tenths: 5 is 0.50
     snapshot: var[Snapshot | None] = var(None)
+    branches: var[tuple[tuple[int, int], ...]] = var[tuple[tuple[int, int], ...]](())  # (step a branch went back
+    # to, the newest sample's id then), in order: samples drawn before it at later steps are the ghost's
     revealed: var[int | None] = var[int | None](None)  # tokens of the newest sample shown; None: all
 
     def __init__(self, dataset: Dataset, *, delay: float = 0.08, docs: TrainingDocs | None = None,
@@ -114,6 +117,15 @@ you press `g` or `G`. Early in training the top candidates are nearly uniform; l
             self._step = step
             if self.samples:
                 self.data_changed(urgent=snapshot is None or not snapshot.running)
+
+    def watch_branches(self) -> None:
+        """Mark the samples whose step a branch took back."""
+        self.data_changed()
+
+    def branched_at(self, sample: Sample) -> int | None:
+        """The step a branch went back to from after this sample's step, once it was drawn (None: none did)."""
+        return next((step for step, newest in self.branches if sample.sample_id <= newest and sample.step > step),
+                    None)
 
     def watch_samples(self, old: tuple[Sample, ...], new: tuple[Sample, ...]) -> None:
         """Reveal a single new sample letter by letter; a batch shows at once."""
@@ -199,9 +211,14 @@ you press `g` or `G`. Early in training the top candidates are nearly uniform; l
 
     def _group_lines(self, group: list[Sample], width: int) -> list[Text]:
         first = group[0]
-        earlier = first.step < self._step
-        heading = Text(f"{sample_heading(first.step, first.temperature, earlier)} ·", style="dim" if earlier
-                       else "bold")
+        branch = self.branched_at(first)
+        earlier = branch is not None or first.step < self._step
+        mark = "earlier" if earlier else ""
+        if branch is not None:  # drawn by weights the run no longer has: the ghost's on the loss chart
+            mark = f"before the branch at {branch}"
+            if cell_len(sample_heading(first.step, first.temperature, mark)) + 2 > width:
+                mark = "ghost"
+        heading = Text(f"{sample_heading(first.step, first.temperature, mark)} ·", style="dim" if earlier else "bold")
         chunks = [heading]
         if len(group) > 1:  # a batch: how many of its names the dataset does not have
             chunks.append(Text(f"{self.docs.new_count(s.text for s in group)}/{len(group)} new ·", style="dim"))

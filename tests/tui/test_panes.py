@@ -80,7 +80,7 @@ async def test_each_draw_keeps_its_own_line_and_a_batch_counts_out_of_ten(traine
         await ready(pilot)
         for key, total in (("g", 1), ("g", 2), ("G", 12), ("G", 22), ("plus", 22), ("G", 32)):
             await pilot.press(key)
-            await until(pilot, lambda: len(app.samples) == total, what=f"{total} samples")
+            await until(pilot, lambda total=total: len(app.samples) == total, what=f"{total} samples")
         assert {s.step for s in app.samples} == {0}  # all from the same weights, three of them at T 0.50
         sampler = app.query_one(Sampler)
         headings = [line.plain for line in sampler.build_lines(300, 60) if line.plain.startswith("step ")]
