@@ -66,7 +66,8 @@ as `␣`. The name ends when BOS is drawn again. The temperature for the next dr
 by 0.1 between 0.1 and 2.0. A name that is one of the training documents is marked `(seen at step 123)` when the
 run had trained on it by then (memorised?), `(in the data)` when not yet; a batch says how many of its names are
 new. A name can be empty, `“”`, when the end token is drawn first. In history (left/right while paused), `g`/`G`
-draw from the shown step's weights, and the names carry that step.
+draw from the shown step's weights, and the names carry that step. When a `memorized` breakpoint fires, the sample
+that fired joins the list, with its odds, like a `g` one.
 
 **Why it matters.** This is what a language model does when it writes: turn logits into probabilities, draw one
 token, feed it back in. The temperature divides the logits before the softmax: below 1 the favourite gets

@@ -165,6 +165,27 @@ async def test_samples_of_steps_a_branch_took_back_are_marked_as_before_it(train
         assert narrow[0].startswith("step 12 (ghost) · T 0.50")  # no room: the short form
 
 
+async def test_the_sample_that_fires_memorized_is_in_the_sampling_pane(make_app, until):
+    from microgpt.data import Dataset
+    from microgpt.seen import TrainingDocs
+    from microgpt_tui.widgets.sampler import Sampler
+    from tests.engine.test_breakpoints import CONFIG, NAMES
+
+    trainer = Trainer(Dataset.from_docs(NAMES), CONFIG)
+    docs = TrainingDocs(trainer.docs)
+    app = make_app(trainer, paused=False, breaks=[parse("memorized=5")])
+    async with app.run_test(size=(160, 48)) as pilot:
+        await until(pilot, lambda: "breakpoint" in status(app) and app.samples, what="the memorized breakpoint")
+        sample = app.samples[-1]
+        seen = docs.lookup(sample.text, sample.step)
+        assert sample.step == app.snapshot.step and seen.kind == "trained"
+        assert f"sample “{sample.text}” seen at step {seen.step}" in status(app)  # curly quotes, as the panes
+        lines = [line.plain for line in app.query_one(Sampler).build_lines(100, 30)]
+        assert any(f"“{sample.text}” (seen at step {seen.step})" in line for line in lines)
+        rows = [line for line in lines if "→" in line]
+        assert len(rows) == len(sample.tokens) and rows[0].startswith(f"·→{sample.text[0]}")  # with its odds
+
+
 async def test_a_breakpoint_pauses_on_its_step_and_says_so(trainer, make_app, until, reference):
     threshold = 3.0
     first = next(r for r in reference if r.loss < threshold)
