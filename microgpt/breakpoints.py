@@ -31,7 +31,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from microgpt.history import Changes, History
-from microgpt.report import StepReport
+from microgpt.report import SampleToken, StepReport
 from microgpt.sampling import generate
 from microgpt.seen import TRAINED, TrainingDocs
 from microgpt.smoothing import debias, ema_step
@@ -115,6 +115,7 @@ class Hit:
     step: int
     value: float | None  # the measured value (loss, smoothed loss, gradient norm), None for moments
     detail: str  # the measurement in words, after "step N, "
+    sample: tuple[SampleToken, ...] = ()  # memorized: the sample that was a trained document, token by token
 
     def __str__(self) -> str:
         detail = f", {self.detail}" if self.detail else ""
@@ -145,7 +146,7 @@ class Watch:
         if history is not None and history.end == trainer.step_count:
             self.first_total = history.start + 1
             self.totals.extend(history.record_at(s).grad_norm for s in range(history.start + 1, history.end + 1))
-        self._sample: tuple[int, str] = (-1, "")  # the last memorization sample: (step, text)
+        self._sample: tuple[int, tuple[SampleToken, ...]] = (-1, ())  # the last memorization sample: (step, tokens)
         self.hits: list[Hit] = []  # what the last check found
         for condition in conditions:
             self.add(condition)
@@ -184,7 +185,7 @@ class Watch:
         self.first_total = min(self.first_total, step + 1)
         for entry in self.entries:
             entry.truth.truncate(step)
-        self._sample = (-1, "")
+        self._sample = (-1, ())
 
     def smooth(self, step: int) -> float:
         """The smoothed loss after step `step`, as the loss chart draws it."""
@@ -203,7 +204,8 @@ class Watch:
             true, value, detail = self._evaluate(entry.condition, report, before)
             entry.truth.note(k, true)
             if true and (entry.condition.moment or not before):
-                hits.append(Hit(entry.condition, k, value, detail))
+                sample = self._sample[1] if entry.condition.kind == "memorized" else ()
+                hits.append(Hit(entry.condition, k, value, detail, sample))
         self.hits = hits
         return hits
 
@@ -238,16 +240,21 @@ class Watch:
     def _memorized(self, k: int) -> tuple[bool, float | None, str]:
         """A sample from the weights after step k: is it a document already trained on?"""
         if self._sample[0] != k:
-            self._sample = (k, memorization_sample(self.trainer, k))
-        text = self._sample[1]
+            self._sample = (k, memorization_draw(self.trainer, k))
+        tokens = self._sample[1]
+        text = tokens[-1].text if tokens else ""
         seen = self.docs.lookup(text, k)
-        return seen.kind == TRAINED, None, f'sample "{text}" {seen}'
+        return seen.kind == TRAINED, None, f"sample \u201c{text}\u201d {seen}"
+
+
+def memorization_draw(trainer: Trainer, step: int) -> tuple[SampleToken, ...]:
+    """The sample the memorized breakpoint draws after `step`, token by token with its odds: its own generator,
+    seeded by the run and the step."""
+    rng = random.Random(f"microgpt memorized {trainer.config.seed} {step}")
+    return tuple(generate(trainer.params, trainer.config, trainer.dataset, rng, MEMORIZED_TEMPERATURE))
 
 
 def memorization_sample(trainer: Trainer, step: int) -> str:
-    """The sample the memorized breakpoint draws after `step`: its own generator, seeded by the run and the step."""
-    rng = random.Random(f"microgpt memorized {trainer.config.seed} {step}")
-    text = ""
-    for token in generate(trainer.params, trainer.config, trainer.dataset, rng, MEMORIZED_TEMPERATURE):
-        text = token.text
-    return text
+    """The text of the sample the memorized breakpoint draws after `step`."""
+    tokens = memorization_draw(trainer, step)
+    return tokens[-1].text if tokens else ""

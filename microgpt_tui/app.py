@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 import math
 import os
 import time
@@ -201,6 +202,8 @@ class MicroGPTApp(App[None]):
     wide: var[bool] = var(True)
     history_step: var[int | None] = var[int | None](None)  # the past step shown (None: the live one)
     ghosts: var[tuple[Ghost, ...]] = var[tuple[Ghost, ...]](())  # compared runs, then branches' lost steps
+    sample_branches: var[tuple[tuple[int, int], ...]] = var[tuple[tuple[int, int], ...]](())  # (step a branch
+    # went back to, the newest sample's id then), in order
     breakpoints: var[tuple[tuple[str, bool], ...]] = var[tuple[tuple[str, bool], ...]](())  # (condition, on)
 
     def __init__(
@@ -237,6 +240,7 @@ class MicroGPTApp(App[None]):
         # recent gradient norms and graph sizes
         self._live_phase: PhaseReport | None = None  # the live step's phase, kept while a past step is shown
         self.first_step = 1  # the first step the history can show
+        self._branches_known = 0  # the branches' ghosts the engine has told of
         self.training_docs = TrainingDocs(getattr(trainer, "docs", self.dataset.docs))  # in training order
         self.compare_ghosts = tuple(compare)  # --compare runs
         self.set_reactive(MicroGPTApp.ghosts, self.compare_ghosts)
@@ -282,7 +286,8 @@ class MicroGPTApp(App[None]):
                 MicroGPTApp.phase, MicroGPTApp.probe, MicroGPTApp.attn_layer, MicroGPTApp.attn_head,
                 MicroGPTApp.history_step)
             yield Sampler(self.dataset, delay=self.sample_delay, docs=self.training_docs, id="sampler").data_bind(
-                MicroGPTApp.samples, MicroGPTApp.temperature, MicroGPTApp.snapshot)
+                MicroGPTApp.samples, MicroGPTApp.temperature, MicroGPTApp.snapshot,
+                branches=MicroGPTApp.sample_branches)
         yield ProbeInput(self.dataset.uchars, self.dataset.name, id="probe-input")
         yield KeyFooter()
 
@@ -422,7 +427,9 @@ class MicroGPTApp(App[None]):
     @while_running
     def on_samples_drawn(self, message: SamplesDrawn) -> None:
         """New samples join the list (the sampler reveals them); attention shows the newest until the next step."""
-        self.samples = (*self.samples, *message.samples)[-MAX_SAMPLES:]
+        kept = (*self.samples, *message.samples)[-MAX_SAMPLES:]
+        cut = kept[0].draw if kept and kept[0].draw != kept[0].sample_id else None  # a batch whose first fell off
+        self.samples = tuple(itertools.dropwhile(lambda s: s.draw == cut, kept))
         self._sample_seen_at = self.snapshot.step if self.snapshot is not None else 0
         self.sample_revealed = None
         shown_step = self.history_step if self.history_step is not None else self._sample_seen_at
@@ -1043,6 +1050,10 @@ class MicroGPTApp(App[None]):
     def on_branches_changed(self, message: BranchesChanged) -> None:
         """Draw each branch's lost steps as a ghost, after the compared runs."""
         self.first_step = message.first_step
+        known = self._branches_known if len(message.ghosts) >= self._branches_known else 0  # (fewer: a new run)
+        newest = self.samples[-1].sample_id if self.samples else 0
+        self.sample_branches += tuple((g.start, newest) for g in message.ghosts[known:])
+        self._branches_known = len(message.ghosts)
         self.ghosts = self.compare_ghosts + tuple(
             Ghost(f"before the branch at step {g.start}", g.losses, g.start + 1) for g in message.ghosts)
 

@@ -30,7 +30,7 @@ from multiprocessing.connection import Connection
 from typing import Protocol, cast
 
 from microgpt import cli
-from microgpt.breakpoints import BreakpointError, Condition, Watch, never_fires, parse
+from microgpt.breakpoints import BreakpointError, Condition, Hit, Watch, never_fires, parse
 from microgpt.checkpoint import save_checkpoint
 from microgpt.config import Config
 from microgpt.data import Dataset
@@ -383,13 +383,14 @@ class EngineLoop:
             self._halt(f"the loss is {report.loss} at step {report.step}: {self._blew_up(report.step)}")
         elif hits:  # a breakpoint fired: pause after this step, and say which one
             self._stop_running()
-            self._post(p.BreakHit(report.step, "; ".join(hits)))
+            self._post(p.BreakHit(report.step, "; ".join(str(hit) for hit in hits)))
         elif trainer.done or (self._until is not None and trainer.step_count >= self._until):
             if trainer.done and self._pending_phases:
                 self._post(p.Refused("phase", f"all {trainer.steps} steps are done"))
             self._stop_running()
         if counted or not self._running:
             self._publish(end)
+        self._show_hit_samples(hits, report.step)
 
     def _send_detail(self) -> None:
         """The numbers of the last unit of the step in progress, to the app (once per unit)."""
@@ -493,11 +494,12 @@ class EngineLoop:
     def _draw(self, temperature: float, count: int) -> None:
         samples = []
         step = self._trainer.step_count
+        batch = self._sample_id + 1
         try:
             for _ in range(count):
                 self._sample_id += 1
                 tokens = tuple(self._trainer.sample(temperature))
-                samples.append(p.Sample(self._sample_id, step, temperature, tokens))
+                samples.append(p.Sample(self._sample_id, step, temperature, tokens, batch))
         except Exception as error:
             self._post(p.Halt(f"sampling failed: {error}"))
             return
@@ -608,8 +610,8 @@ class EngineLoop:
     def _post_breakpoints(self) -> None:
         self._post(p.Breakpoints(tuple((condition.text, on) for condition, on in self._watch.listed())))
 
-    def _remember(self, report: StepReport) -> list[str]:
-        """Record a finished step in the history and check the breakpoints; the hits, in words."""
+    def _remember(self, report: StepReport) -> list[Hit]:
+        """Record a finished step in the history and check the breakpoints; the hits."""
         try:
             self._history.record(report)
         except HistoryError as error:  # cannot happen in order; never let it stop training
@@ -617,7 +619,18 @@ class EngineLoop:
             self._history = History(cast(Trainer, self._trainer))
         if not math.isfinite(report.loss):
             return []  # the pause on a non-finite loss says it already
-        return [str(hit) for hit in self._watch.check(report)]
+        return self._watch.check(report)
+
+    def _show_hit_samples(self, hits: list[Hit], step: int) -> None:
+        """The samples that made breakpoints fire (memorized), to the Sampling pane like a draw of `g`'s; they
+        were drawn with the breakpoint's own generator, so the sampler's stands where it was."""
+        samples: list[p.Sample] = []
+        for hit in hits:
+            if hit.sample and all(hit.sample is not s.tokens for s in samples):  # (two memorized=N: one sample)
+                self._sample_id += 1
+                samples.append(p.Sample(self._sample_id, step, hit.sample[0].temperature, hit.sample))
+        if samples:
+            self._post(p.Samples(tuple(samples)))
 
     def _time_travel(self, request: p.TimeRequest) -> None:
         """Apply a request about the run's past, a branch, the learning rate or the breakpoints."""
@@ -738,9 +751,10 @@ class EngineLoop:
         sampler = self._spare_at(step)
         sampler.sample_rng.setstate(trainer.sample_rng.getstate())
         samples = []
+        batch = self._sample_id + 1
         for _ in range(count):
             self._sample_id += 1
-            samples.append(p.Sample(self._sample_id, step, temperature, tuple(sampler.sample(temperature))))
+            samples.append(p.Sample(self._sample_id, step, temperature, tuple(sampler.sample(temperature)), batch))
         trainer.sample_rng.setstate(sampler.sample_rng.getstate())
         self._post(p.Samples(tuple(samples)))
 

@@ -263,6 +263,12 @@ class Sample:
     step: int  # steps completed when it was drawn (the weights after that step)
     temperature: float
     tokens: tuple[SampleToken, ...]
+    batch: int = 0  # the id of the first sample of the same draw (`G`: ten share it); 0: drawn alone
+
+    @property
+    def draw(self) -> int:
+        """Which draw it belongs to: the id of the draw's first sample (its own when drawn alone)."""
+        return self.batch or self.sample_id
 
     @property
     def text(self) -> str:

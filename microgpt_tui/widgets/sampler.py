@@ -26,6 +26,7 @@ from microgpt_tui.widgets.pane import Pane
 
 TEMPERATURE_TENTHS = (1, 20)  # the temperature runs from 0.1 to 2.0 in steps of 0.1
 MAX_SAMPLES = 100  # samples the app keeps (the pane shows as many of the newest as fit)
+EMPTY_NOTE = "(empty: the end token came first)", "(empty: ended at once)"  # a name of no letters; short form
 
 
 def temperature_label(tenths: int) -> str:
@@ -33,16 +34,16 @@ def temperature_label(tenths: int) -> str:
     return f"temperature {tenths / 10:.2f}"
 
 
-def sample_heading(step: int, temperature: float, earlier: bool) -> str:
-    """`step 300 · T 0.50` (`step 12 (earlier) · T 0.50` when the model has trained past that step)."""
-    return f"step {step}{' (earlier)' if earlier else ''} · T {temperature:.2f}"
+def sample_heading(step: int, temperature: float, mark: str = "") -> str:
+    """`step 300 · T 0.50`; with a mark, `step 12 (earlier) · T 0.50` (the model has trained past that step)."""
+    return f"step {step}{f' ({mark})' if mark else ''} · T {temperature:.2f}"
 
 
 def groups(samples: tuple[Sample, ...]) -> list[list[Sample]]:
-    """Consecutive samples of the same step and temperature (a batch, or presses of `g` in between steps)."""
+    """The samples of each draw (`G`: a batch of ten; `g`: one), in order."""
     out: list[list[Sample]] = []
     for sample in samples:
-        if out and (out[-1][-1].step, out[-1][-1].temperature) == (sample.step, sample.temperature):
+        if out and out[-1][-1].draw == sample.draw:
             out[-1].append(sample)
         else:
             out.append([sample])
@@ -54,17 +55,19 @@ class Sampler(Pane):
 
     TITLE = "Sampling"
     HELP = """\
-**What it shows.** `g` draws a new name from the current weights, `G` a batch of ten at once (compare
-temperatures side by side). Each line names the step whose weights drew the names and the temperature,
-`step 300 · T 0.50 · “tareda”`; names drawn before the step now trained are marked `(earlier)`. The newest name is
-revealed one character at a time, and below the list each row is one of its positions: the character the model
-was given (`·` is BOS, the start), the character it drew and that character's probability (`<.01` when it
-rounds to zero: an unlikely draw, yet drawn), then the five most likely candidates with their probabilities. A
-space is shown as `␣`. The name ends when BOS is drawn again. The temperature for the next draw is in the title:
-`+`/`-` change it by 0.1 between 0.1 and 2.0. A name that is one of the training documents is marked
-`(seen at step 123)` when the run had trained on it by then (memorised?), `(in the data)` when not yet; a batch
-says how many of its names are new. In history (left/right while paused), `g`/`G` draw from the shown step's
-weights, and the names carry that step.
+**What it shows.** `g` draws a new name from the current weights, `G` a batch of ten at once (compare temperatures
+side by side). Each draw keeps its own line, naming the step whose weights drew it and the temperature, `step 300 ·
+T 0.50 · “tareda”`; names drawn before the step now trained are marked `(earlier)`, names drawn at steps a branch
+(`b`) took back `(before the branch at 500)` (or `(ghost)`): the ghost curve's weights drew them. The newest name
+is revealed one character at a time, and below the list each row is one of its positions: the character the model
+was given (`·` is BOS, the start), the character it drew and that character's probability (`<.01` when it rounds to
+zero: an unlikely draw, yet drawn), then the five most likely candidates with their probabilities. A space is shown
+as `␣`. The name ends when BOS is drawn again. The temperature for the next draw is in the title: `+`/`-` change it
+by 0.1 between 0.1 and 2.0. A name that is one of the training documents is marked `(seen at step 123)` when the
+run had trained on it by then (memorised?), `(in the data)` when not yet; a batch says how many of its names are
+new. A name can be empty, `“”`, when the end token is drawn first. In history (left/right while paused), `g`/`G`
+draw from the shown step's weights, and the names carry that step. When a `memorized` breakpoint fires, the sample
+that fired joins the list, with its odds, like a `g` one.
 
 **Why it matters.** This is what a language model does when it writes: turn logits into probabilities, draw one
 token, feed it back in. The temperature divides the logits before the softmax: below 1 the favourite gets
@@ -85,6 +88,8 @@ you press `g` or `G`. Early in training the top candidates are nearly uniform; l
     samples: var[tuple[Sample, ...]] = var[tuple[Sample, ...]](())
     temperature: var[int] = var(5)  # whole tenths: 5 is 0.50
     snapshot: var[Snapshot | None] = var(None)
+    branches: var[tuple[tuple[int, int], ...]] = var[tuple[tuple[int, int], ...]](())  # (step a branch went back
+    # to, the newest sample's id then), in order: samples drawn before it at later steps are the ghost's
     revealed: var[int | None] = var[int | None](None)  # tokens of the newest sample shown; None: all
 
     def __init__(self, dataset: Dataset, *, delay: float = 0.08, docs: TrainingDocs | None = None,
@@ -113,6 +118,15 @@ you press `g` or `G`. Early in training the top candidates are nearly uniform; l
             self._step = step
             if self.samples:
                 self.data_changed(urgent=snapshot is None or not snapshot.running)
+
+    def watch_branches(self) -> None:
+        """Mark the samples whose step a branch took back."""
+        self.data_changed()
+
+    def branched_at(self, sample: Sample) -> int | None:
+        """The step a branch went back to from after this sample's step, once it was drawn (None: none did)."""
+        return next((step for step, newest in self.branches if sample.sample_id <= newest and sample.step > step),
+                    None)
 
     def watch_samples(self, old: tuple[Sample, ...], new: tuple[Sample, ...]) -> None:
         """Reveal a single new sample letter by letter; a batch shows at once."""
@@ -165,28 +179,47 @@ you press `g` or `G`. Early in training the top candidates are nearly uniform; l
         return top_candidates(softmax_probs(tokens[-1].logits, self.temperature / 10), self.dataset)
 
     def build_lines(self, width: int, height: int) -> list[Text]:
-        """The samples (oldest first, grouped by step and temperature), then the newest one's positions."""
+        """The samples (oldest first, one group per draw), then the newest one's positions from its first.
+
+        The newest's positions take the rows they need, leaving the list of earlier draws at least a quarter of
+        the rest; when they do not all fit, the first of them give way to a line that says how many are not shown.
+        """
         if not self.samples:
             return wrap(f"g draws a name at {temperature_label(self.temperature)}, G ten at once; "
                         "+ and - change the temperature.", width)
         blocks = [self._group_lines(group, width) for group in groups(self.samples)]
         newest = blocks.pop()
-        tokens = self.newest_tokens
-        listed = min(sum(len(block) for block in blocks), max(0, (height - len(newest)) // 2))
-        room = max(0, height - len(newest) - listed)  # the newest's positions; up to half the rest for the list
-        detail = [self._row(t, tokens, t is tokens[-1], width) for t in tokens[len(tokens) - room:]] if room else []
+        rest = max(0, height - len(newest))
+        share = max(rest - len(self.samples[-1].tokens), rest // 4)  # the whole sample's rows, while revealed too
         older: list[Text] = []
         for block in reversed(blocks):
-            if len(older) + len(block) > height - len(newest) - len(detail):
+            if len(older) + len(block) > share:
                 break
             older = block + older
+        room = rest - len(older)
+        tokens = self.newest_tokens
+        hidden = 0 if len(tokens) <= room else len(tokens) - room + (room > 1)  # a cut takes a row to say so
+        detail = [self._row(t, tokens, t is tokens[-1], width) for t in tokens[hidden:]][-room:] if room else []
+        if hidden and room > 1:
+            detail.insert(0, self._hidden_note(hidden))
         return [*older, *newest, *detail]
+
+    def _hidden_note(self, hidden: int) -> Text:
+        """`… first 3 positions not shown: no room (z maximises)`: what a short pane leaves out of the newest."""
+        maximised = self.is_mounted and self.screen.maximized is self
+        return Text(f"… first {hidden} positions not shown: no room{'' if maximised else ' (z maximises)'}",
+                    style="dim italic", no_wrap=True, overflow="ellipsis")
 
     def _group_lines(self, group: list[Sample], width: int) -> list[Text]:
         first = group[0]
-        earlier = first.step < self._step
-        heading = Text(f"{sample_heading(first.step, first.temperature, earlier)} ·", style="dim" if earlier
-                       else "bold")
+        branch = self.branched_at(first)
+        earlier = branch is not None or first.step < self._step
+        mark = "earlier" if earlier else ""
+        if branch is not None:  # drawn by weights the run no longer has: the ghost's on the loss chart
+            mark = f"before the branch at {branch}"
+            if cell_len(sample_heading(first.step, first.temperature, mark)) + 2 > width:
+                mark = "ghost"
+        heading = Text(f"{sample_heading(first.step, first.temperature, mark)} ·", style="dim" if earlier else "bold")
         chunks = [heading]
         if len(group) > 1:  # a batch: how many of its names the dataset does not have
             chunks.append(Text(f"{self.docs.new_count(s.text for s in group)}/{len(group)} new ·", style="dim"))
@@ -200,6 +233,9 @@ you press `g` or `G`. Early in training the top candidates are nearly uniform; l
             seen = self.docs.lookup(sample.text, sample.step)
             if seen.in_data and not (sample is newest and self.revealing):  # a training document: say so
                 chunk.append(f" ({seen if seen.kind == TRAINED else 'in the data'})", style="italic")
+            elif not sample.text and sample.tokens:  # `“”` alone reads as a display bug
+                full, short = EMPTY_NOTE
+                chunk.append(f" {full if chunk.cell_len + 1 + cell_len(full) <= width else short}", style="italic")
             chunks.append(chunk)
         return pack(chunks, width, max_lines=1_000, sep=" ")
 

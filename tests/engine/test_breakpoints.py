@@ -133,8 +133,10 @@ def test_memorized_fires_when_a_sample_is_a_trained_document() -> None:
             assert bool(hits) == trained
             if trained:
                 hit = hits[0]
-                assert str(hit) == f'breakpoint memorized=5: step {k}, sample "{again}" seen at step ' \
-                                   f'{trainer.docs.index(again) + 1}'
+                assert str(hit) == f"breakpoint memorized=5: step {k}, sample \u201c{again}\u201d seen at step " \
+                                   f"{trainer.docs.index(again) + 1}"  # quoted as every pane quotes a name
+                assert hit.sample[-1].text == again and hit.sample[-1].is_end  # the sample itself, with its odds
+                assert [t.position for t in hit.sample] == list(range(len(hit.sample)))
         else:
             assert not hits
         assert k < 200
@@ -298,5 +300,5 @@ def test_train_break_memorized_stops_where_a_sample_is_first_a_trained_name(caps
     code = cli.main(["train", "--dataset", tiny, *FLAGS, "--break", "memorized=5"])
     out, err = capsys.readouterr()
     assert code == 0 and out.splitlines()[-1].startswith(f"step {k:4d} / ")
-    assert err.startswith(f'microgpt: breakpoint memorized=5: step {k}, sample "{text}" seen at step '
-                          f'{trainer.docs.index(text) + 1};')
+    assert err.startswith(f"microgpt: breakpoint memorized=5: step {k}, sample \u201c{text}\u201d seen at step "
+                          f"{trainer.docs.index(text) + 1};")

@@ -291,6 +291,53 @@ async def test_a_branch_with_nothing_changed_reproduces_the_run_bit_for_bit(trai
         assert same(shown(app), reference[19])
 
 
+async def test_samples_of_steps_a_branch_took_back_are_marked_as_before_it(trainer, make_app, until):
+    from microgpt_tui.widgets.sampler import Sampler
+
+    app = make_app(trainer, paused=False, until=12)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await trained(pilot, until, 12)
+        await pilot.press("g")  # step 12: a step the branch takes back
+        await until(pilot, lambda: len(app.samples) == 1, what="a sample at step 12")
+        app.go_to_step(4)
+        await at_step(pilot, until, 4)
+        await pilot.press("g")  # step 4: still in the run after the branch
+        await until(pilot, lambda: len(app.samples) == 2, what="a sample at step 4")
+        app.go_to_step(8)
+        await at_step(pilot, until, 8)
+        await pilot.press("b")
+        await until(pilot, lambda: app.snapshot.step == 8 and len(app.ghosts) == 1, what="back at step 8")
+        await pilot.press("g")  # step 8, after the branch: the current model
+        await until(pilot, lambda: len(app.samples) == 3, what="a sample after the branch")
+        sampler = app.query_one(Sampler)
+        wide = [line.plain for line in sampler.build_lines(120, 40) if line.plain.startswith("step ")]
+        assert [line.split(" · “")[0] for line in wide] == [
+            "step 12 (before the branch at 8) · T 0.50", "step 4 (earlier) · T 0.50", "step 8 · T 0.50"]
+        narrow = [line.plain for line in sampler.build_lines(24, 40) if line.plain.startswith("step ")]
+        assert narrow[0].startswith("step 12 (ghost) · T 0.50")  # no room: the short form
+
+
+async def test_the_sample_that_fires_memorized_is_in_the_sampling_pane(make_app, until):
+    from microgpt.data import Dataset
+    from microgpt.seen import TrainingDocs
+    from microgpt_tui.widgets.sampler import Sampler
+    from tests.engine.test_breakpoints import CONFIG, NAMES
+
+    trainer = Trainer(Dataset.from_docs(NAMES), CONFIG)
+    docs = TrainingDocs(trainer.docs)
+    app = make_app(trainer, paused=False, breaks=[parse("memorized=5")])
+    async with app.run_test(size=(160, 48)) as pilot:
+        await until(pilot, lambda: "breakpoint" in status(app) and app.samples, what="the memorized breakpoint")
+        sample = app.samples[-1]
+        seen = docs.lookup(sample.text, sample.step)
+        assert sample.step == app.snapshot.step and seen.kind == "trained"
+        assert f"sample “{sample.text}” seen at step {seen.step}" in status(app)  # curly quotes, as the panes
+        lines = [line.plain for line in app.query_one(Sampler).build_lines(100, 30)]
+        assert any(f"“{sample.text}” (seen at step {seen.step})" in line for line in lines)
+        rows = [line for line in lines if "→" in line]
+        assert len(rows) == len(sample.tokens) and rows[0].startswith(f"·→{sample.text[0]}")  # with its odds
+
+
 async def test_a_breakpoint_pauses_on_its_step_and_says_so(trainer, make_app, until, reference):
     threshold = 3.0
     first = next(r for r in reference if r.loss < threshold)

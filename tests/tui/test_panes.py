@@ -26,7 +26,8 @@ def lines_of(pane) -> list[str]:
 
 def draw(trainer: Trainer, first_id: int, count: int, step: int, temperature: float) -> tuple[Sample, ...]:
     """`count` whole samples from a real trainer, as the engine sends them."""
-    return tuple(Sample(first_id + i, step, temperature, tuple(trainer.sample(temperature))) for i in range(count))
+    return tuple(Sample(first_id + i, step, temperature, tuple(trainer.sample(temperature)), batch=first_id)
+                 for i in range(count))
 
 
 # -- the sampler: a list of samples --------------------------------------------------------------------------
@@ -73,6 +74,24 @@ async def test_G_draws_ten_names_at_once(trainer, make_app, ready, until):
         assert not app.query_one(Sampler).revealing  # a batch is shown at once
 
 
+async def test_each_draw_keeps_its_own_line_and_a_batch_counts_out_of_ten(trainer, make_app, ready, until):
+    app = make_app(trainer)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot)
+        for key, total in (("g", 1), ("g", 2), ("G", 12), ("G", 22), ("plus", 22), ("G", 32)):
+            await pilot.press(key)
+            await until(pilot, lambda total=total: len(app.samples) == total, what=f"{total} samples")
+        assert {s.step for s in app.samples} == {0}  # all from the same weights, three of them at T 0.50
+        sampler = app.query_one(Sampler)
+        headings = [line.plain for line in sampler.build_lines(300, 60) if line.plain.startswith("step ")]
+        assert [h.split(" · “")[0] for h in headings] == [
+            "step 0 · T 0.50", "step 0 · T 0.50", *[f"step 0 · T {t} · {n}/10 new" for t, n in (
+                ("0.50", sum(sampler.docs.new_count([s.text]) for s in app.samples[2:12])),
+                ("0.50", sum(sampler.docs.new_count([s.text]) for s in app.samples[12:22])),
+                ("0.60", sum(sampler.docs.new_count([s.text]) for s in app.samples[22:])))]]
+        assert all(h.count("“") == 10 for h in headings[2:])
+
+
 async def test_the_sample_list_is_bounded(trainer, names, make_app, ready, until):
     from microgpt_tui.widgets.sampler import MAX_SAMPLES
 
@@ -82,11 +101,58 @@ async def test_the_sample_list_is_bounded(trainer, names, make_app, ready, until
     async with app.run_test(size=(100, 32)) as pilot:
         await ready(pilot)
         for k in range(MAX_SAMPLES // 10 + 2):
-            app.post_message(SamplesDrawn(tuple(dataclasses.replace(s, sample_id=s.sample_id + 10 * k)
-                                                for s in batch)))
+            app.post_message(SamplesDrawn(tuple(dataclasses.replace(s, sample_id=s.sample_id + 10 * k,
+                                                                    batch=s.batch + 10 * k) for s in batch)))
         await until(pilot, lambda: app.samples and app.samples[-1].sample_id == batch[-1].sample_id
                     + 10 * (MAX_SAMPLES // 10 + 1), what="every batch")
         assert len(app.samples) == MAX_SAMPLES
+
+
+def a_short_sample(names: Dataset, longest: int) -> Sample:
+    """The first sample of at least three and at most `longest` tokens a seeded untrained trainer draws."""
+    drawer = Trainer(names, Config(seed=11))
+    return next(s for s in draw(drawer, 1, 200, step=0, temperature=0.5) if 3 <= len(s.tokens) <= longest)
+
+
+async def test_the_newest_sample_is_spelled_out_from_its_first_position_when_it_fits(names, make_app, ready,
+                                                                                      until):
+    app = make_app(Trainer(names, Config()))
+    earlier = draw(Trainer(names, Config(seed=4)), 1, 10, step=0, temperature=1.0)
+    async with app.run_test(size=(100, 32)) as pilot:  # the tester's size: the pane has about ten rows
+        await ready(pilot)
+        sampler = app.query_one(Sampler)
+        height = sampler.content_size.height
+        newest = dataclasses.replace(a_short_sample(names, height - 3), sample_id=11, batch=11)
+        app.post_message(SamplesDrawn(earlier))
+        app.post_message(SamplesDrawn((newest,)))
+        await until(pilot, lambda: app.samples and app.samples[-1] is newest, what="the newest sample")
+        first = f"·→{label(newest.tokens[0].char or '·')} "
+        rows = [line for line in lines_of(sampler) if "→" in line]
+        assert len(rows) == len(newest.tokens) and rows[0].startswith(first)  # every position, from the first
+        width = sampler.content_size.width
+        short = sampler.build_lines(width, len(newest.tokens))  # its heading and all but one position: too few
+        rows = [line.plain for line in short if "→" in line.plain]
+        hidden = len(newest.tokens) - len(rows)
+        assert hidden > 0 and not rows[0].startswith(first) and rows[-1].startswith(
+            f"{label(newest.tokens[-2].char)}→")
+        assert any(f"first {hidden} positions" in line.plain for line in short)
+
+
+async def test_an_empty_sample_says_the_end_token_came_first(names, make_app, ready, until):
+    app = make_app(Trainer(names, Config()))
+    sample = draw(Trainer(names, Config()), 1, 1, step=0, temperature=0.5)[0]
+    first = sample.tokens[0]
+    end = dataclasses.replace(first, token_id=names.bos, char="", is_end=True, text="")  # BOS drawn at once
+    empty = dataclasses.replace(sample, tokens=(end,))
+    async with app.run_test(size=(100, 32)) as pilot:
+        await ready(pilot)
+        app.post_message(SamplesDrawn((empty,)))
+        await until(pilot, lambda: len(app.samples) == 1, what="the empty sample")
+        sampler = app.query_one(Sampler)
+        assert "“” (empty: ended at once)" in "\n".join(lines_of(sampler))  # a narrow pane: the short form
+        wide = "\n".join(line.plain for line in sampler.build_lines(100, 20))
+        assert "“” (empty: the end token came first)" in wide
+        assert "·→· " in wide  # its one position: the end drawn after the start
 
 
 async def test_an_unlikely_drawn_letter_shows_less_than_a_hundredth(trainer, names, make_app, ready, until):

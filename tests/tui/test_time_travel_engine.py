@@ -221,6 +221,24 @@ def test_every_n_fires_on_each_of_its_steps_and_space_runs_on(short):
     assert short.step_count == 21
 
 
+def test_the_sample_that_fires_memorized_goes_to_the_app_and_the_sampler_stands(names):
+    from microgpt.breakpoints import memorization_draw
+    from microgpt.data import Dataset
+    from tests.engine.test_breakpoints import CONFIG, NAMES
+
+    trainer = Trainer(Dataset.from_docs(NAMES), CONFIG)
+    sim = loop(trainer, [(0.0, p.Run())], breaks=((parse("memorized=5"), True),))
+    hit = sim.of(p.BreakHit)[-1]
+    drawn = sim.of(p.Samples)[-1].samples
+    twin = Trainer(Dataset.from_docs(NAMES), CONFIG)
+    for _ in range(hit.step):
+        twin.step()
+    expected = memorization_draw(twin, hit.step)
+    assert len(drawn) == 1 and drawn[0].step == hit.step and drawn[0].temperature == 0.5
+    assert drawn[0].tokens == expected and f"\u201c{drawn[0].text}\u201d seen at step" in hit.text
+    assert trainer.sample_rng.getstate() == twin.sample_rng.getstate()  # the sampler's own generator untouched
+
+
 def test_samples_from_a_past_step_use_its_weights_and_the_samplers_generator(names, short):
     sim = loop(short, [(0.0, p.Step(12)), (1.0, p.DrawAt(0.5, 3, 5))])
     drawn = sim.of(p.Samples)[-1].samples
