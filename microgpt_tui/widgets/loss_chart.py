@@ -35,6 +35,7 @@ from microgpt_tui.widgets.pane import Pane
 MEAN_OF = 100  # the summary line's mean covers this many recent steps
 Y_STEPS = (0.01, 0.02, 0.025, 0.05, 0.1, 0.2, 0.25, 0.5, 1.0, 2.0, 2.5, 5.0, 10.0, 20.0, 25.0, 50.0, 100.0)
 MAX_ROWS_PER_TICK = 5
+MIN_TICKS = 4  # labels a chart of that many rows or more shows at least (fewer, and the loss cannot be read off)
 # plotext draws each kind of mark in its own colour number; the number only says which kind a cell shows (it is
 # read back from plotext's output and never reaches the screen).
 KIND_COLOURS = {"loss": 1, "smooth": 2, "guess": 3, "ghost": 4, "mark": 5}
@@ -132,7 +133,7 @@ class Ghost:
 class YScale:
     """Rows standing for exact values: row 0 (the top) is `top`, each row below is `res` less.
 
-    Ticks are the round values `step` apart on every `every`-th row counted from the bottom row, which is a tick.
+    `res` is `step / every`: ticks are the rows whose values are multiples of `step`, one every `every` rows.
     """
 
     top: float
@@ -140,7 +141,6 @@ class YScale:
     rows: int
     step: float
     every: int
-    bottom_tick: int  # the bottom row's value in units of `step`
 
     def row(self, value: float) -> int:
         """The row nearest a value (clamped to the chart)."""
@@ -150,10 +150,18 @@ class YScale:
         """Where a value falls, in rows from the top (row centres are whole numbers)."""
         return (self.top - value) / self.res
 
+    def value(self, row: int) -> float:
+        """The value a row stands for."""
+        return self.top - row * self.res
+
     def ticks(self) -> list[tuple[int, float]]:
         """(row, value) of every tick, bottom first."""
-        return [(self.rows - 1 - j * self.every, (self.bottom_tick + j) * self.step)
-                for j in range((self.rows - 1) // self.every + 1)]
+        ticks = []
+        for row in range(self.rows - 1, -1, -1):
+            units = self.value(row) / self.step
+            if abs(units - round(units)) < 1e-6:
+                ticks.append((row, round(units) * self.step))
+        return ticks
 
     def label(self, value: float) -> str:
         """A tick value with as many decimals as the tick step needs."""
@@ -163,20 +171,25 @@ class YScale:
 
 
 def y_scale(lo: float, hi: float, rows: int) -> YScale:
-    """The finest scale of `rows` rows that shows [lo, hi] with round, evenly spaced ticks.
+    """The finest scale of `rows` rows that shows [lo, hi] with round, evenly spaced ticks, at least MIN_TICKS of
+    them (as many as the rows when fewer), the bottom row just at or under `lo`.
 
-    Of two scales as fine, the one with ticks further apart (fewer labels) wins.
+    Of two scales as fine, the one with ticks further apart (fewer labels) wins. Without the least number of ticks
+    a short chart would take a coarse tick step whose multiples happen to fit, 0 and 5 on six rows, and start
+    at 0 below data that never goes under 1.5; the bottom row need not be a tick, so that a tick every other row
+    does not push the range a row below the data either.
     """
     lo, hi = min(lo, hi), max(lo, hi)
     candidates = sorted(((step / every, -every, step) for step in Y_STEPS for every in range(1, MAX_ROWS_PER_TICK + 1)
                          if every < rows), key=lambda c: (c[0], c[1]))
     for res, minus_every, step in candidates:
-        bottom = math.floor(lo / step + 1e-9)
-        if bottom * step + (rows - 1) * res >= hi - 1e-9:
-            return YScale(bottom * step + (rows - 1) * res, res, rows, step, -minus_every, bottom)
+        bottom = math.floor(lo / res + 1e-9)
+        scale = YScale((bottom + rows - 1) * res, res, rows, step, -minus_every)
+        if scale.top >= hi - 1e-9 and len(scale.ticks()) >= min(MIN_TICKS, rows):
+            return scale
     step = 10.0 ** math.ceil(math.log10(max(hi - lo, 1e-9) / max(1, rows - 1)) + 1)  # beyond Y_STEPS
     bottom = math.floor(lo / step)
-    return YScale(bottom * step + (rows - 1) * step, step, rows, step, 1, bottom)
+    return YScale(bottom * step + (rows - 1) * step, step, rows, step, 1)
 
 
 class LossChart(Pane):

@@ -243,3 +243,19 @@ def test_no_colour_mode_draws_no_colour(mode):
         assert colours and all(not c.startswith("color(") for c in colours)
     else:
         assert "color(67)" in colours and "color(214)" in colours
+
+
+@pytest.mark.parametrize("height", [11, 12, 13, 14])
+@pytest.mark.parametrize("ghost", [False, True])
+def test_a_short_chart_has_labels_to_read_the_loss_off_and_its_range_follows_the_data(height, ghost):
+    # 100x32's loss pane (31 cells wide): with a ghost the chart has 6 rows, where the scale was 0..5 with only the
+    # labels 0 and 5 although no value is below 1.5 (defect 19)
+    losses = tuple(1.6 + 2.5 * (i % 7) / 6 for i in range(300))  # 1.6 .. 4.1
+    ghosts = (Ghost("lr02.jsonl: lr 0.02", falling(200, 9, start=3.3, end=2.4)),) if ghost else ()
+    lines = chart(losses, ghosts=ghosts).build_lines(31, height)
+    rows, (left,) = plot_rows(lines)
+    ticks = labelled_ticks(rows, left)
+    assert len(ticks) >= min(4, len(rows)), [line.plain for line in lines]
+    res = (ticks[0][1] - ticks[1][1]) / (ticks[1][0] - ticks[0][0])
+    bottom = ticks[0][1] - (len(rows) - 1 - ticks[0][0]) * res  # the bottom row's value
+    assert 1.6 - res < bottom <= 1.6  # no row below the lowest value that shows nothing
