@@ -295,12 +295,20 @@ dots, smoothed, with its number at its end; its legend line (`·1 run.json: lr 0
             lines = pack([Text.assemble((f"probe {quoted(word)}", "bold reverse"),
                                         (PROBE_MARK.removeprefix("probe"), "bold")),  # `probe “emma” · not trained on`
                           Text.assemble("mean loss ", (f"{report.loss:.4f}", "bold"))], width, max_lines=2, sep=" · ")
+        elif k is not None:  # a past step: its numbers up to it
+            lines = [self._summary(width, losses[:k], smooth[:k], report)]
+        elif report is not None and snapshot is not None and report.step > snapshot.step:
+            # a step in progress (the title names it) has no loss yet: the figures are the last finished step's
+            lines = [self._summary(width, losses, smooth, None, finished=snapshot.step)]
         else:
-            lines = [self._summary(width, losses, smooth, report) if k is None  # a past step: its numbers up to it
-                     else self._summary(width, losses[:k], smooth[:k], report)]
+            lines = [self._summary(width, losses, smooth, report)]
         doc_rows = 1 if self.ghosts and height < 20 else 2  # other runs' legend lines before the letters' 2nd line
         doc_lines = (document_losses(report, width, doc_rows, styles=LETTER_STYLES[self.color_mode])
                      if report is not None else [])
+        # the letters' rows are kept when a step in progress has fewer letters yet: the chart keeps its height, so
+        # its scale (and every dot) stays where it was
+        if report is not None:
+            doc_lines += [Text("")] * (doc_rows - len(doc_lines))
         legend = self._legend(width, height - len(lines) - len(doc_lines) - MIN_CHART_ROWS)
         chart_height = height - len(lines) - len(doc_lines) - len(legend)
         if chart_height >= MIN_CHART_ROWS and width >= 20:
@@ -311,12 +319,16 @@ dots, smoothed, with its number at its end; its legend line (`·1 run.json: lr 0
         lines.extend(doc_lines)
         return lines
 
-    def _summary(self, width: int, losses: Sequence[float], smooth: list[float], report: StepReport | None) -> Text:
+    def _summary(self, width: int, losses: Sequence[float], smooth: list[float], report: StepReport | None,
+                 finished: int | None = None) -> Text:
+        """The loss, smoothed loss and recent mean after the last of `losses`; `finished`: that step's number, said
+        when the title names another (a step in progress)."""
         if not losses:
             return Text("no steps yet", style="dim")
         n = len(losses)
-        chunks = [  # the step is in the title
-            Text.assemble("loss ", (f"{losses[-1]:.4f}", "bold")),
+        chunks = [  # the step is in the title, unless `finished` says it
+            Text.assemble(f"step {finished}: " if finished is not None else "", "loss ",
+                          (f"{losses[-1]:.4f}", "bold")),
             Text.assemble("smoothed ", (f"{smooth[-1]:.4f}", "bold")),
             Text.assemble(f"{min(n, MEAN_OF)}-step mean ", (f"{recent_mean(losses):.4f}", "bold")),
         ]

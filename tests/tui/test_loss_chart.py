@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import replace
 
 import pytest
 
+from microgpt.config import Config
+from microgpt.data import load_dataset
+from microgpt.report import StepReport
+from microgpt.trainer import Trainer
 from microgpt_tui.messages import Snapshot
 from microgpt_tui.widgets.loss_chart import Ghost, LossChart, plotext_cell, recent_mean, y_scale
 
@@ -15,9 +20,9 @@ VOCAB = 27
 GUESS = math.log(VOCAB)
 
 
-def snapshot(losses: tuple[float, ...], steps: int = 1000) -> Snapshot:
+def snapshot(losses: tuple[float, ...], steps: int = 1000, report: StepReport | None = None) -> Snapshot:
     return Snapshot(step=len(losses), steps=steps, running=False, engine="fused", steps_per_second=None,
-                    speed_cap=None, report=None, losses=losses, grad_history=(), node_history=(), engines=())
+                    speed_cap=None, report=report, losses=losses, grad_history=(), node_history=(), engines=())
 
 
 def falling(n: int, seed: int = 0, start: float = 3.6, end: float = 2.1) -> tuple[float, ...]:
@@ -25,9 +30,9 @@ def falling(n: int, seed: int = 0, start: float = 3.6, end: float = 2.1) -> tupl
     return tuple(end + (start - end) * math.exp(-i / max(1, n / 4)) + rng.gauss(0, 0.25) for i in range(n))
 
 
-def chart(losses: tuple[float, ...], **inputs) -> LossChart:
+def chart(losses: tuple[float, ...], report: StepReport | None = None, **inputs) -> LossChart:
     widget = LossChart(VOCAB)
-    widget.set_reactive(LossChart.snapshot, snapshot(losses))
+    widget.set_reactive(LossChart.snapshot, snapshot(losses, report=report))
     for name, value in inputs.items():
         widget.set_reactive(getattr(LossChart, name), value)
     if "ghosts" in inputs:
@@ -259,3 +264,26 @@ def test_a_short_chart_has_labels_to_read_the_loss_off_and_its_range_follows_the
     res = (ticks[0][1] - ticks[1][1]) / (ticks[1][0] - ticks[0][0])
     bottom = ticks[0][1] - (len(rows) - 1 - ticks[0][0]) * res  # the bottom row's value
     assert 1.6 - res < bottom <= 1.6  # no row below the lowest value that shows nothing
+
+
+@pytest.fixture(scope="module")
+def report() -> StepReport:
+    """A real step's report (step 1 of the reference run)."""
+    return Trainer(load_dataset("names"), Config()).step()
+
+
+def test_a_step_in_progress_keeps_the_chart_and_labels_the_figures_with_the_last_finished_step(report):
+    # after `.` the title names the step in progress while the losses are the last finished step's (defect 14)
+    losses = falling(200, 14)
+    finished = replace(report, step=200)
+    doc_only = replace(report, step=201, loss=math.nan, position_losses=())  # the document phase of step 201
+    for width, height in ((31, 13), (31, 14), (76, 19), (156, 43)):  # 100x32's, 80x24's and 160x48's panes
+        before = chart(losses, report=finished)
+        during = chart(losses, report=doc_only)
+        assert during.shown_step() == 201
+        lines_before, lines_during = before.build_lines(width, height), during.build_lines(width, height)
+        assert plot_rows(lines_before) == plot_rows(lines_during), (width, height)  # the same scale, the same dots
+        assert len(lines_during) == len(lines_before)
+        summary = lines_during[0].plain
+        assert summary.startswith("step 200: loss") and f"{losses[-1]:.4f}" in summary
+        assert not lines_before[0].plain.startswith("step")  # a finished step's figures: its step is in the title
