@@ -27,7 +27,7 @@ from textual.reactive import var
 
 from microgpt.report import StepReport
 from microgpt.smoothing import Smoothed, debiased_ema
-from microgpt_tui.labels import PROBE_MARK, quoted
+from microgpt_tui.labels import PROBE_MARK, label, quoted
 from microgpt_tui.messages import Snapshot
 from microgpt_tui.palette import ColorMode, append_runs, pack
 from microgpt_tui.widgets.pane import Pane
@@ -551,8 +551,8 @@ def document_losses(report: StepReport, width: int, max_lines: int = 2,
     `styles`: how an easy (< 1.0), a middling and a hard (>= 2.5) position's loss is drawn.
     """
     easy, middling, hard = styles
-    chunks = [Text(f"“{report.doc}”", style="bold")]
+    chunks = [Text(quoted(report.doc), style="bold")]
     for target, loss in zip(report.targets, report.position_losses, strict=False):
         style = easy if loss < 1.0 else middling if loss < 2.5 else hard
-        chunks.append(Text.assemble((target, "bold"), (f" {loss:.1f}", style)))
+        chunks.append(Text.assemble((label(target), "bold"), (f" {loss:.1f}", style)))  # a space as `␣`
     return pack(chunks, width, max_lines)

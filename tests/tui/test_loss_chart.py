@@ -14,7 +14,7 @@ from microgpt.data import load_dataset
 from microgpt.report import StepReport
 from microgpt.trainer import Trainer
 from microgpt_tui.messages import Snapshot
-from microgpt_tui.widgets.loss_chart import Ghost, LossChart, plotext_cell, recent_mean, y_scale
+from microgpt_tui.widgets.loss_chart import Ghost, LossChart, document_losses, plotext_cell, recent_mean, y_scale
 
 VOCAB = 27
 GUESS = math.log(VOCAB)
@@ -287,3 +287,13 @@ def test_a_step_in_progress_keeps_the_chart_and_labels_the_figures_with_the_last
         summary = lines_during[0].plain
         assert summary.startswith("step 200: loss") and f"{losses[-1]:.4f}" in summary
         assert not lines_before[0].plain.startswith("step")  # a finished step's figures: its step is in the title
+
+
+def test_a_space_in_the_per_letter_losses_is_shown_as_a_visible_label(report):
+    # “van der berg”: the loss of predicting the space is `␣ 0.7`, not a blank (defect 10)
+    doc = "van der berg"
+    targets = (*doc, "BOS")
+    spaced = replace(report, doc=doc, targets=targets, position_losses=tuple(0.1 * i for i in range(len(targets))))
+    text = " ".join(line.plain for line in document_losses(spaced, 200, 2))
+    assert "␣ 0.3" in text and "␣ 0.7" in text
+    assert text.startswith("“van der berg”")  # spaces inside a name stay spaces in the name itself
