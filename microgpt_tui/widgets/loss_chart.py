@@ -7,8 +7,9 @@ the one above, and the y ticks, round values on whole rows, are evenly spaced an
 step's loss is a braille dot (2x4 dots a cell, so a value is drawn within an eighth of a row of its place), the
 smoothed line is quadrant blocks, the random guess a braille line at its value. Optional inputs for later work:
 `marks` (steps where the schedule changed: a dotted vertical line), `cursor` (the step shown, in reverse video)
-and `ghosts` (other runs' losses, smoothed, as a dim line of `·`, each with its number at its end and its own
-legend line, so that a ghost is told from this run's braille dots, and from another ghost, without colour too).
+and `ghosts` (other runs' losses, smoothed, as a line of `·` in a dim colour of its own, each with its number at
+its end, moved off another's, and its own legend line in its colour, so that a ghost is told from this run's
+braille dots, and from another ghost, without colour too).
 """
 
 from __future__ import annotations
@@ -38,20 +39,31 @@ MAX_ROWS_PER_TICK = 5
 MIN_TICKS = 4  # labels a chart of that many rows or more shows at least (fewer, and the loss cannot be read off)
 # plotext draws each kind of mark in its own colour number; the number only says which kind a cell shows (it is
 # read back from plotext's output and never reaches the screen).
-KIND_COLOURS = {"loss": 1, "smooth": 2, "guess": 3, "ghost": 4, "mark": 5}
+KIND_COLOURS = {"loss": 1, "smooth": 2, "guess": 3, "mark": 5}
+GHOST_KINDS = 6  # ghost runs take turns over this many colour numbers (ghost0 ..), each with its own style
+KIND_COLOURS |= {f"ghost{k}": 10 + k for k in range(GHOST_KINDS)}
 KIND_OF_COLOUR = {number: kind for kind, number in KIND_COLOURS.items()}
 ANSI_CODE = re.compile(r"(\x1b\[[0-9;]*m)")
 FOREGROUND = re.compile(r"\x1b\[38;5;(\d+)m")
 RESET = "\x1b[0m"  # (plotext's background codes are ignored: the pane's background shows)
 
-# (frame and loss dots, smoothed line, random guess, ghost runs, schedule marks) in each colour mode. In 256
-# colours and truecolor: steel blue, orange, soft red. In 16 colours: the terminal's own foreground and colours
-# readable on dark and light backgrounds; without colour: bold and dim.
-CHART_STYLES: dict[str, tuple[str, str, str, str, str]] = {
-    "truecolor": ("color(67)", "bold color(214)", "color(167)", "color(246)", "color(114)"),
-    "256": ("color(67)", "bold color(214)", "color(167)", "color(246)", "color(114)"),
-    "16": ("", "bold magenta", "red", "dim", "green"),
-    "none": ("", "bold", "", "dim", ""),
+# (frame and loss dots, smoothed line, random guess, schedule marks) in each colour mode. In 256 colours and
+# truecolor: steel blue, orange, soft red, green. In 16 colours: the terminal's own foreground and colours readable
+# on dark and light backgrounds; without colour: bold.
+CHART_STYLES: dict[str, tuple[str, str, str, str]] = {
+    "truecolor": ("color(67)", "bold color(214)", "color(167)", "color(114)"),
+    "256": ("color(67)", "bold color(214)", "color(167)", "color(114)"),
+    "16": ("", "bold magenta", "red", "green"),
+    "none": ("", "bold", "", ""),
+}
+# Each ghost run's own dim colour, the first ghost's first, taken in turn (its curve, number and legend line). In
+# 256 colours: grey, plum, khaki, slate, rose, lavender; in 16: dim tints; without colour all dim, told apart by
+# their numbers.
+GHOST_STYLES: dict[str, tuple[str, ...]] = {
+    "truecolor": ("color(246)", "color(139)", "color(144)", "color(109)", "color(181)", "color(103)"),
+    "256": ("color(246)", "color(139)", "color(144)", "color(109)", "color(181)", "color(103)"),
+    "16": ("dim", "dim cyan", "dim yellow", "dim green", "dim magenta"),
+    "none": ("dim",),
 }
 # Per-position losses: easy (< 1.0), middling, hard (>= 2.5).
 LETTER_STYLES: dict[str, tuple[str, str, str]] = {
@@ -63,6 +75,10 @@ LETTER_STYLES: dict[str, tuple[str, str, str]] = {
 
 
 GHOST_GLYPH = "·"  # a ghost's curve: one dot a cell, unlike this run's braille dots
+# Where a ghost's number may move (rows down, columns right) when another's is in the way: nearest first, a row
+# counting as two columns; (0, 0) first, up before down.
+NUMBER_MOVES = sorted(((d_row, d_col) for d_row in range(-3, 4) for d_col in range(-8, 1)),
+                      key=lambda m: (abs(m[0]) + abs(m[1]) / 2, abs(m[0]), m[0]))
 MIN_CHART_ROWS = 6  # below this the chart is not drawn
 
 
@@ -213,7 +229,8 @@ Per-position losses show which letters are easy (after `q` comes `u`) and which 
 a name).
 
 **Other runs.** A `--compare` run, or the steps a branch (`b`) replaced, is a dim line of `·` behind this run's
-dots, smoothed, with its number at its end; its legend line (`·1 run.json: lr 0.02`) names what differs.
+dots, smoothed, with its number at its end (a row off when two runs end together) and a colour of its own; its
+legend line (`·1 run.json: lr 0.02`), in the same colour, names what differs.
 """
 
     snapshot: var[Snapshot | None] = var(None)
@@ -315,7 +332,7 @@ dots, smoothed, with its number at its end; its legend line (`·1 run.json: lr 0
             lines.extend(self._plot_once(width, chart_height))
             lines.extend(legend)
         elif not losses:
-            lines.append(Text("no steps yet: press space to train or n for one step", style="dim"))
+            lines.append(Text.assemble(("no steps yet: press space to train or n for one step", "dim")))
         lines.extend(doc_lines)
         return lines
 
@@ -324,7 +341,7 @@ dots, smoothed, with its number at its end; its legend line (`·1 run.json: lr 0
         """The loss, smoothed loss and recent mean after the last of `losses`; `finished`: that step's number, said
         when the title names another (a step in progress)."""
         if not losses:
-            return Text("no steps yet", style="dim")
+            return Text.assemble(("no steps yet", "dim"))
         n = len(losses)
         chunks = [  # the step is in the title, unless `finished` says it
             Text.assemble(f"step {finished}: " if finished is not None else "", "loss ",
@@ -340,7 +357,7 @@ dots, smoothed, with its number at its end; its legend line (`·1 run.json: lr 0
         """The chart's key in about `rows` lines: this run's marks packed (in shorter words, on one line, when rows
         are short), then one line per ghost, numbered as at its curve's end; ghosts beyond the rows left share a
         last line."""
-        loss, smoothed, guess, ghost, mark = (Style.parse(s) for s in CHART_STYLES[self.color_mode])
+        loss, smoothed, guess, mark = (Style.parse(s) for s in CHART_STYLES[self.color_mode])
         rest = [Text(f"─ random guess {self.guess:.2f}", style=guess)]
         if self.marks:
             rest.append(Text("┊ schedule changed", style=mark))
@@ -353,17 +370,23 @@ dots, smoothed, with its number at its end; its legend line (`·1 run.json: lr 0
                      [])
         if not lines:
             lines = pack(variants[-2][0], width, max_lines=2)
-        ghosts = [Text(f"{GHOST_GLYPH}{i} {g.label}", style=ghost, no_wrap=True, overflow="ellipsis")
-                  for i, g in enumerate(self.ghosts, 1)]
+        # (styled as a span: the pane renders lines with Text.render, which leaves a Text's own style out)
+        ghosts = [Text.assemble((f"{GHOST_GLYPH}{i} {g.label}", self._ghost_style(i - 1)), no_wrap=True,
+                                overflow="ellipsis") for i, g in enumerate(self.ghosts, 1)]
         room = max(1, rows - len(lines))
         if len(ghosts) > room:  # the first ones named, the others counted
             more = len(ghosts) - room + 1
-            ghosts = ghosts[:room - 1] + [Text(f"{GHOST_GLYPH}{len(self.ghosts) - more + 1}-{len(self.ghosts)} "
-                                               f"{more} more runs (z maximises this pane)", style=ghost,
-                                               no_wrap=True, overflow="ellipsis")]
+            ghosts = ghosts[:room - 1] + [Text.assemble(
+                (f"{GHOST_GLYPH}{len(self.ghosts) - more + 1}-{len(self.ghosts)} {more} more runs "
+                 "(z maximises this pane)", self._ghost_style(room - 1)), no_wrap=True, overflow="ellipsis")]
         for line in ghosts:
             line.truncate(width, overflow="ellipsis")
         return lines + ghosts
+
+    def _ghost_style(self, index: int) -> Style:
+        """The style of the ghost run at `index` (0-based) in this colour mode."""
+        styles = GHOST_STYLES[self.color_mode]
+        return Style.parse(styles[index % len(styles)])
 
     def _plot_once(self, width: int, height: int) -> list[Text]:
         """The chart, drawn again only if what it shows changed (a `.` or a title changes nothing in it)."""
@@ -415,14 +438,14 @@ dots, smoothed, with its number at its end; its legend line (`·1 run.json: lr 0
         guess = fig.signal([1.0, float(span)], [self.guess, self.guess], marker=_marker("braille", "guess"))
         guess.lines()
         _draw(fig, guess)
-        numbers: list[tuple[int, float, float]] = []  # each ghost's number at its curve's end, drawn on top
+        ghost_ends: list[tuple[int, float, float]] = []  # each ghost's curve's end, where its number goes
         for number, g in enumerate(self.ghosts, 1):
             ghost_smooth = self._ghost_smooth.get(id(g.losses)) or debiased_ema(g.losses)
             kept = [i for i in column_ends(len(ghost_smooth), span, cols) if math.isfinite(ghost_smooth[i])]
             if kept:
                 xs, ys = [float(g.first_step + i) for i in kept], [ghost_smooth[i] for i in kept]
-                _draw(fig, fig.signal(xs, ys, marker=_marker(GHOST_GLYPH, "ghost")))
-                numbers.append((number, xs[-1], ys[-1]))
+                _draw(fig, fig.signal(xs, ys, marker=_marker(GHOST_GLYPH, ghost_kind(number - 1))))
+                ghost_ends.append((number, xs[-1], ys[-1]))
         if n:
             kept = series.dots(span, 2 * cols)  # the lowest and highest loss of each half column
             ys = [losses[i] if math.isfinite(losses[i]) else scale.top for i in kept]
@@ -433,12 +456,13 @@ dots, smoothed, with its number at its end; its legend line (`·1 run.json: lr 0
                                   marker=_marker("hd", "smooth"))
                 line.lines()
                 _draw(fig, line)
-        for number, x, y in numbers:
-            _draw(fig, fig.signal([x], [y], marker=_marker(str(number % 10), "ghost")))
+        for number, x, y in place_numbers(ghost_ends, scale, span, cols):  # drawn last: on top of every curve
+            _draw(fig, fig.signal([x], [y], marker=_marker(str(number % 10), ghost_kind(number - 1))))
         drawn = fig.build().string()
-        styles = dict(zip(("frame", "smooth", "guess", "ghost", "mark"),
+        styles = dict(zip(("frame", "smooth", "guess", "mark"),
                           (Style.parse(s) for s in CHART_STYLES[self.color_mode]), strict=True))
         styles["loss"] = styles["frame"]
+        styles |= {ghost_kind(k): self._ghost_style(k) for k in range(GHOST_KINDS)}
         cursor = None
         if self.cursor is not None and 1 <= self.cursor <= span:
             cursor = label_width + 1 + plotext_cell(self.cursor, 1, span, cols)
@@ -451,6 +475,39 @@ def fits(chunks: Sequence[Text], width: int, max_lines: int, sep: str = "  ") ->
     lines = pack(chunks, width, max_lines, sep)
     shown = "\n".join(line.plain for line in lines)
     return all(chunk.plain in shown for chunk in chunks) and all(line.cell_len <= width for line in lines)
+
+
+def ghost_kind(index: int) -> str:
+    """The kind of mark (a colour number of its own) of the ghost run at `index` (0-based)."""
+    return f"ghost{index % GHOST_KINDS}"
+
+
+def place_numbers(ends: Sequence[tuple[int, float, float]], scale: YScale, span: int,
+                  cols: int) -> list[tuple[int, float, float]]:
+    """Where each ghost's number goes: (number, step, value) at its curve's end, on the row centre there, moved
+    up or down a row, or two columns left, or further, nearest first, when that cell or a cell beside it on the row
+    holds an earlier ghost's number: two runs ending together keep both numbers, and `1` beside `2` never reads as
+    12."""
+    taken: set[tuple[int, int]] = set()
+    placed = []
+    for number, x, y in ends:
+        row, col = scale.row(y), plotext_cell(x, 1, span, cols)
+        for d_row, d_col in NUMBER_MOVES:
+            r, c = row + d_row, col + d_col
+            if 0 <= r < scale.rows and 0 <= c < cols and not {(r, c - 1), (r, c), (r, c + 1)} & taken:
+                break
+        else:
+            r, c = row, col  # no free cell: drawn over
+        taken.add((r, c))
+        step = x if c == col else step_at(c, span, cols)
+        placed.append((number, step, scale.value(r)))
+    return placed
+
+
+def step_at(cell: int, span: int, cols: int) -> float:
+    """A step that plotext draws in cell `cell` of an axis of `cols` cells from 1 to `span` (its middle)."""
+    start, end = 0.5 + 0.0016585662, 0.5 + 0.001516152  # as in plotext_cell
+    return 1 + (cell + 0.5 - start) / (cols - start - end) * (span - 1)
 
 
 def _marker(symbol: str, kind: str) -> Any:

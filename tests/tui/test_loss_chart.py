@@ -297,3 +297,47 @@ def test_a_space_in_the_per_letter_losses_is_shown_as_a_visible_label(report):
     text = " ".join(line.plain for line in document_losses(spaced, 200, 2))
     assert "␣ 0.3" in text and "␣ 0.7" in text
     assert text.startswith("“van der berg”")  # spaces inside a name stay spaces in the name itself
+
+
+def number_cells(lines, number: str) -> list[tuple[int, int]]:
+    """(row, column) of a ghost's number in the plot."""
+    rows, (left,) = plot_rows(lines)
+    return [(r, c) for r, row in enumerate(rows) for c, ch in enumerate(row) if c >= left and ch == number]
+
+
+def style_at(line, column: int):
+    """The style of one cell of a line: the last span over it (a Text's own style is not drawn by the pane, which
+    renders lines with `Text.render`)."""
+    styles = [span.style for span in line.spans if span.start <= column < span.end]
+    return styles[-1] if styles else None
+
+
+@pytest.mark.parametrize("mode", ["256", "16", "none"])
+@pytest.mark.parametrize("size", [(31, 13), (48, 27), (76, 18), (156, 43)])
+def test_ghosts_ending_together_keep_their_numbers_and_each_has_its_own_colour(mode, size):
+    # two compared runs of 50 steps ending at the same loss: one number was drawn over the other, and every ghost
+    # was the same grey (defect 15)
+    width, height = size
+    first = falling(50, 15, start=3.3, end=2.75)
+    second = first[:-1] + (first[-1] + 0.01,)
+    ghosts = (Ghost("c1.jsonl: width 32, heads 2", first), Ghost("c2.jsonl: block 8, steps 500", second),
+              Ghost("c3.jsonl: lr 0.02", falling(50, 16, start=3.3, end=2.4)))
+    widget = chart(falling(50, 17), ghosts=ghosts)
+    widget.set_reactive(LossChart.color_mode, mode)
+    lines = widget.build_lines(width, height)
+    top = next(i for i, line in enumerate(lines) if "┌" in line.plain)
+    cells = {n: number_cells(lines, n) for n in "123"}
+    assert all(len(cells[n]) == 1 for n in "123"), ([line.plain for line in lines], cells)
+    (r1, c1), (r2, c2) = cells["1"][0], cells["2"][0]
+    assert r1 != r2 or abs(c1 - c2) > 1  # apart: not one cell, and not read as "12"
+    legend = {n: next(line for line in lines if line.plain.startswith(f"·{n} ")) for n in "123"}
+    styles = {}
+    for n in "123":
+        (row, column), = cells[n]
+        on_chart = style_at(lines[top + 1 + row], column)
+        assert on_chart == style_at(legend[n], 0)  # the legend line is in its curve's colour
+        styles[n] = on_chart
+    if mode == "none":
+        assert all(style.color is None for style in styles.values())
+    else:
+        assert len({str(style) for style in styles.values()}) == 3  # three ghosts, three colours
