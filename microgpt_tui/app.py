@@ -1002,8 +1002,7 @@ class MicroGPTApp(App[None]):
     def on_branches_changed(self, message: BranchesChanged) -> None:
         """Draw each branch's lost steps as a ghost, after the compared runs."""
         self.first_step = message.first_step
-        self.ghosts = self.compare_ghosts + tuple(
-            Ghost(f"before the branch at step {g.start}", g.losses, g.start + 1) for g in message.ghosts)
+        self.ghosts = self.compare_ghosts + tuple(Ghost.of_branch(g.start, g.losses) for g in message.ghosts)
 
     def action_set_lr(self) -> None:
         """Ask for a base learning rate; it holds from the next step on."""

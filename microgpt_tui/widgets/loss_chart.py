@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import plotext as plt
+from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual.geometry import Region
@@ -143,6 +144,13 @@ class Ghost:
     label: str  # the legend's words, e.g. "lr 0.1" or "before the branch"
     losses: tuple[float, ...]  # the loss of each of its steps
     first_step: int = 1  # the step of losses[0]
+    shorter: tuple[str, ...] = ()  # the same words shorter, longest first, for a narrow legend (else cut with …)
+
+    @classmethod
+    def of_branch(cls, start: int, losses: tuple[float, ...]) -> Ghost:
+        """The steps a branch at step `start` replaced (steps start + 1, ...): the step stays in the shorter forms."""
+        return cls(f"before the branch at step {start}", losses, start + 1,
+                   shorter=(f"before branch at {start}", f"pre-branch {start}", f"b{start}"))
 
 
 @dataclass(frozen=True)
@@ -366,13 +374,15 @@ legend line (`·1 run.json: lr 0.02`), in the same colour, names what differs.
         short = [Text(f"─ guess {self.guess:.2f}", style=guess), *rest[1:]]
         variants.append(([Text("⠒ loss", style=loss), Text("▀▄ smoothed", style=smoothed), *short], " "))
         base = 2 if rows >= len(self.ghosts) + 2 and not self.ghosts else 1  # one line when other runs need rows
-        lines = next((pack(chunks, width, base, sep) for chunks, sep in variants if fits(chunks, width, base, sep)),
-                     [])
+        most = max(base, rows - (1 if self.ghosts else 0))  # a line more only when nothing fits (the schedule mark)
+        lines = next((pack(chunks, width, n, sep) for n in range(base, most + 1) for chunks, sep in variants
+                      if fits(chunks, width, n, sep)), [])
         if not lines:
-            lines = pack(variants[-2][0], width, max_lines=2)
+            lines = pack(variants[-1][0], width, most, variants[-1][1])
         # (styled as a span: the pane renders lines with Text.render, which leaves a Text's own style out)
-        ghosts = [Text.assemble((f"{GHOST_GLYPH}{i} {g.label}", self._ghost_style(i - 1)), no_wrap=True,
-                                overflow="ellipsis") for i, g in enumerate(self.ghosts, 1)]
+        ghosts = [Text.assemble((f"{GHOST_GLYPH}{i} {ghost_words(g, width - 2 - len(str(i)))}",
+                                 self._ghost_style(i - 1)), no_wrap=True, overflow="ellipsis")
+                  for i, g in enumerate(self.ghosts, 1)]
         room = max(1, rows - len(lines))
         if len(ghosts) > room:  # the first ones named, the others counted
             more = len(ghosts) - room + 1
@@ -475,6 +485,13 @@ def fits(chunks: Sequence[Text], width: int, max_lines: int, sep: str = "  ") ->
     lines = pack(chunks, width, max_lines, sep)
     shown = "\n".join(line.plain for line in lines)
     return all(chunk.plain in shown for chunk in chunks) and all(line.cell_len <= width for line in lines)
+
+
+def ghost_words(ghost: Ghost, width: int) -> str:
+    """A ghost's legend words in `width` cells: its label, or the longest of its shorter forms that fits (else the
+    shortest, to be cut)."""
+    forms = (ghost.label, *ghost.shorter)
+    return next((words for words in forms if cell_len(words) <= width), forms[-1])
 
 
 def ghost_kind(index: int) -> str:

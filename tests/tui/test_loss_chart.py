@@ -341,3 +341,21 @@ def test_ghosts_ending_together_keep_their_numbers_and_each_has_its_own_colour(m
         assert all(style.color is None for style in styles.values())
     else:
         assert len({str(style) for style in styles.values()}) == 3  # three ghosts, three colours
+
+
+@pytest.mark.parametrize("size", [(31, 13), (31, 14), (78, 18), (48, 27)])  # 100x32's pane, 80x24's tab, wider
+def test_a_branchs_legend_keeps_its_step_and_the_schedule_mark_keeps_its_legend(size):
+    # after `b` at 100x32 the legend was cut to `·1 before the branch at step 5…`; with two branches the
+    # `┊ schedule changed` line disappeared (defect 17 d)
+    width, height = size
+    mine = falling(300, 18)
+    ghosts = (Ghost.of_branch(500, falling(119, 19)), Ghost.of_branch(200, falling(300, 20)))
+    lines = [line.plain for line in chart(mine, marks=(250,), ghosts=ghosts).build_lines(width, height)]
+    first = next(line for line in lines if line.startswith("·1 "))
+    second = next(line for line in lines if line.startswith("·2 "))
+    assert "500" in first and "…" not in first and "200" in second and "…" not in second, lines
+    assert "before" in first and "branch" in first
+    assert any("┊ schedule changed" in line for line in lines), lines
+    assert all(len(line) <= width for line in lines)
+    wide = [line.plain for line in chart(mine, ghosts=ghosts[:1]).build_lines(120, 30)]
+    assert "·1 before the branch at step 500" in wide  # in full where there is room
