@@ -12,6 +12,7 @@ import pytest
 from microgpt.config import Config
 from microgpt.data import load_dataset
 from microgpt.report import StepReport
+from microgpt.smoothing import debiased_ema
 from microgpt.trainer import Trainer
 from microgpt_tui.messages import Snapshot
 from microgpt_tui.widgets.loss_chart import Ghost, LossChart, document_losses, plotext_cell, recent_mean, y_scale
@@ -359,3 +360,19 @@ def test_a_branchs_legend_keeps_its_step_and_the_schedule_mark_keeps_its_legend(
     assert all(len(line) <= width for line in lines)
     wide = [line.plain for line in chart(mine, ghosts=ghosts[:1]).build_lines(120, 30)]
     assert "·1 before the branch at step 500" in wide  # in full where there is room
+
+
+def test_a_diverged_ghost_does_not_pull_the_range_down_with_a_made_up_smoothed_value():
+    # a branch whose second step diverged (loss inf): the smoothed line skipped the inf but still divided by the
+    # bias correction of two steps, so it "fell" to half the loss and the y axis went down to reach it (defect 19)
+    mine = tuple(2.4 + (i % 5) * 0.25 for i in range(200))  # 2.4 .. 3.4
+    ghost = Ghost.of_branch(80, (2.6, math.inf))
+    lines = chart(mine, ghosts=(ghost,)).build_lines(48, 27)
+    rows, (left,) = plot_rows(lines)
+    ticks = labelled_ticks(rows, left)
+    res = (ticks[0][1] - ticks[1][1]) / (ticks[1][0] - ticks[0][0])
+    bottom = ticks[0][1] - (len(rows) - 1 - ticks[0][0]) * res
+    assert bottom > 2.4 - res, [line.plain for line in lines]
+    smoothed = debiased_ema((3.0, math.nan, 2.0))
+    assert smoothed[0] == 3.0 and math.isnan(smoothed[1])  # a value that is not finite has no smoothed value
+    assert smoothed[2] == pytest.approx((0.95 * 0.05 * 3.0 + 0.05 * 2.0) / (1 - 0.95**2))  # debiased by 2 values
