@@ -408,6 +408,17 @@ legend line (`·1 run.json: lr 0.02`), in the same colour, names what differs.
             self._plotted = (key, self._plot(width, height))
         return self._plotted[1]
 
+    def _ghost_points(self, span: int, cols: int) -> list[tuple[int, list[float], list[float]]]:
+        """(number, steps, smoothed losses) of each ghost's points drawn on `cols` columns of `span` steps: the last
+        finite one of each column."""
+        points = []
+        for number, g in enumerate(self.ghosts, 1):
+            smooth = self._ghost_smooth.get(id(g.losses)) or debiased_ema(g.losses)
+            kept = [i for i in column_ends(len(smooth), span, cols) if math.isfinite(smooth[i])]
+            if kept:
+                points.append((number, [float(g.first_step + i) for i in kept], [smooth[i] for i in kept]))
+        return points
+
     def _plot(self, width: int, height: int) -> list[Text]:
         """The chart, drawn by plotext: exactly `height` lines of `width` cells.
 
@@ -420,16 +431,21 @@ legend line (`·1 run.json: lr 0.02`), in the same colour, names what differs.
         steps = self.snapshot.steps if self.snapshot is not None else 0
         span = chart_span(max([n, self.cursor or 0, *self.marks, *(g.first_step + len(g.losses) - 1
                                                                    for g in self.ghosts)]), steps)
-        lo, hi = min(series.lo, self.guess), max(series.hi, self.guess)
-        for g in self.ghosts:
-            finite = [v for v in self._ghost_smooth.get(id(g.losses), ()) if math.isfinite(v)]
-            if finite:
-                lo, hi = min(lo, *finite), max(hi, *finite)
         rows = height - 3  # the top and bottom of the frame, the x labels
-        scale = y_scale(lo, hi, rows)
-        ticks = scale.ticks()
-        label_width = max(len(scale.label(value)) for _, value in ticks)
-        cols = width - label_width - 2
+        # The y range holds this run's losses, the random guess and the ghosts' points drawn, which depend on the
+        # columns left of the y labels' width, which depends on the range: until the columns stay the same.
+        cols = width - 3  # first guess: labels of one character
+        for _ in range(3):
+            ghost_points = self._ghost_points(span, cols)
+            shown = [y for _, _, ys in ghost_points for y in ys]
+            scale = y_scale(min(series.lo, self.guess, *shown), max(series.hi, self.guess, *shown), rows)
+            ticks = scale.ticks()
+            label_width = max(len(scale.label(value)) for _, value in ticks)
+            if width - label_width - 2 == cols:
+                break
+            cols = width - label_width - 2
+        else:  # (the labels' width kept changing: the points drawn are those of the last columns)
+            ghost_points = self._ghost_points(span, cols)
         plt.terminal.limit(False, False)  # the pane, not the terminal plotext detects, sets the size
         fig = plt.figure
         fig.clear()
@@ -448,14 +464,9 @@ legend line (`·1 run.json: lr 0.02`), in the same colour, names what differs.
         guess = fig.signal([1.0, float(span)], [self.guess, self.guess], marker=_marker("braille", "guess"))
         guess.lines()
         _draw(fig, guess)
-        ghost_ends: list[tuple[int, float, float]] = []  # each ghost's curve's end, where its number goes
-        for number, g in enumerate(self.ghosts, 1):
-            ghost_smooth = self._ghost_smooth.get(id(g.losses)) or debiased_ema(g.losses)
-            kept = [i for i in column_ends(len(ghost_smooth), span, cols) if math.isfinite(ghost_smooth[i])]
-            if kept:
-                xs, ys = [float(g.first_step + i) for i in kept], [ghost_smooth[i] for i in kept]
-                _draw(fig, fig.signal(xs, ys, marker=_marker(GHOST_GLYPH, ghost_kind(number - 1))))
-                ghost_ends.append((number, xs[-1], ys[-1]))
+        for number, xs, ys in ghost_points:
+            _draw(fig, fig.signal(xs, ys, marker=_marker(GHOST_GLYPH, ghost_kind(number - 1))))
+        ghost_ends = [(number, xs[-1], ys[-1]) for number, xs, ys in ghost_points]  # where the numbers go
         if n:
             kept = series.dots(span, 2 * cols)  # the lowest and highest loss of each half column
             ys = [losses[i] if math.isfinite(losses[i]) else scale.top for i in kept]

@@ -376,3 +376,19 @@ def test_a_diverged_ghost_does_not_pull_the_range_down_with_a_made_up_smoothed_v
     smoothed = debiased_ema((3.0, math.nan, 2.0))
     assert smoothed[0] == 3.0 and math.isnan(smoothed[1])  # a value that is not finite has no smoothed value
     assert smoothed[2] == pytest.approx((0.95 * 0.05 * 3.0 + 0.05 * 2.0) / (1 - 0.95**2))  # debiased by 2 values
+
+
+def test_the_y_range_holds_the_ghosts_points_drawn_not_values_between_them():
+    # a branch's ghost smoothed from its first step: that step's own loss (here 0.5) is a value of the series, but
+    # the ghost is drawn at the last step of each column, where it is long smoothed away; the range follows what
+    # is drawn
+    mine = tuple(2.4 + (i % 5) * 0.25 for i in range(300))  # 2.4 .. 3.4
+    ghost = Ghost.of_branch(300, (0.5,) + (2.8,) * 99)
+    for width, height in ((31, 13), (48, 27), (156, 43)):
+        lines = chart(mine, ghosts=(ghost,)).build_lines(width, height)
+        rows, (left,) = plot_rows(lines)
+        ticks = labelled_ticks(rows, left)
+        res = (ticks[0][1] - ticks[1][1]) / (ticks[1][0] - ticks[0][0])
+        bottom = ticks[0][1] - (len(rows) - 1 - ticks[0][0]) * res
+        assert bottom > 1.5, (width, [line.plain for line in lines])  # far above the 0.5 never drawn
+        assert "1" in "".join(rows)  # the ghost is drawn, its number at its end
