@@ -76,8 +76,8 @@ LETTER_STYLES: dict[str, tuple[str, str, str]] = {
 
 
 GHOST_GLYPH = "·"  # a ghost's curve: one dot a cell, unlike this run's braille dots
-# Where a ghost's number may move (rows down, columns right) when another's is in the way: nearest first, a row
-# counting as two columns; (0, 0) first, up before down.
+# Where a ghost's number may move, (rows down, columns right), when another's is in the way: nearest first, a row
+# counting as two columns, up before down; only left along its row (the curve comes from the left).
 NUMBER_MOVES = sorted(((d_row, d_col) for d_row in range(-3, 4) for d_col in range(-8, 1)),
                       key=lambda m: (abs(m[0]) + abs(m[1]) / 2, abs(m[0]), m[0]))
 MIN_CHART_ROWS = 6  # below this the chart is not drawn
@@ -237,7 +237,7 @@ Per-position losses show which letters are easy (after `q` comes `u`) and which 
 a name).
 
 **Other runs.** A `--compare` run, or the steps a branch (`b`) replaced, is a dim line of `·` behind this run's
-dots, smoothed, with its number at its end (a row off when two runs end together) and a colour of its own; its
+dots, smoothed, with its number at its end (moved aside when two runs end together) and a colour of its own; its
 legend line (`·1 run.json: lr 0.02`), in the same colour, names what differs.
 """
 
@@ -323,7 +323,7 @@ legend line (`·1 run.json: lr 0.02`), in the same colour, names what differs.
         elif k is not None:  # a past step: its numbers up to it
             lines = [self._summary(width, losses[:k], smooth[:k], report)]
         elif report is not None and snapshot is not None and report.step > snapshot.step:
-            # a step in progress (the title names it) has no loss yet: the figures are the last finished step's
+            # a step in progress (the title names it): the figures are the last finished step's, and say so
             lines = [self._summary(width, losses, smooth, None, finished=snapshot.step)]
         else:
             lines = [self._summary(width, losses, smooth, report)]
@@ -363,8 +363,8 @@ legend line (`·1 run.json: lr 0.02`), in the same colour, names what differs.
 
     def _legend(self, width: int, rows: int) -> list[Text]:
         """The chart's key in about `rows` lines: this run's marks packed (in shorter words, on one line, when rows
-        are short), then one line per ghost, numbered as at its curve's end; ghosts beyond the rows left share a
-        last line."""
+        are short; on more lines rather than dropping one), then one line per ghost, numbered as at its curve's end,
+        in shorter words when narrow; ghosts beyond the rows left share a last line."""
         loss, smoothed, guess, mark = (Style.parse(s) for s in CHART_STYLES[self.color_mode])
         rest = [Text(f"─ random guess {self.guess:.2f}", style=guess)]
         if self.marks:
