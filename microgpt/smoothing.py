@@ -3,6 +3,9 @@
     avg_n = weight * avg_(n-1) + (1 - weight) * loss_n        (avg_0 = 0; a non-finite loss is skipped)
     smooth_n = avg_n / (1 - weight ** n)                      (dividing out the bias towards the 0 it starts from)
 
+where n counts the finite losses so far; as TensorBoard does, a loss that is not finite has itself as its smoothed
+value (dividing the unchanged average by one more step's correction would make up a value lower than any loss).
+
 The loss chart draws it, and the `smooth<X` / `smooth>X` breakpoints compare it. Extending a smoothed series
 carries the running average itself forward, so a series extended step by step equals one computed at once.
 """
@@ -26,20 +29,26 @@ def debias(average: float, n: int, weight: float = SMOOTHING) -> float:
 
 
 class Smoothed(list[float]):
-    """The smoothed value after each value so far, with the running average behind the last one."""
+    """The smoothed value after each value so far, with the running average behind the last one and the number of
+    finite values in it."""
 
     average = 0.0
+    finite = 0
 
 
 def debiased_ema(values: Sequence[float], weight: float = SMOOTHING, out: Smoothed | None = None) -> Smoothed:
-    """The smoothed value after each of `values`.
+    """The smoothed value after each of `values` (a value that is not finite: itself).
 
     With `out` (the result for a prefix of `values`), only the new values are computed, appended to `out`.
     """
     out = Smoothed() if out is None else out
-    average = out.average
+    average, finite = out.average, out.finite
     for i in range(len(out), len(values)):
-        average = ema_step(average, values[i], weight)
-        out.append(debias(average, i + 1, weight))
-    out.average = average
+        value = values[i]
+        if math.isfinite(value):
+            average, finite = ema_step(average, value, weight), finite + 1
+            out.append(debias(average, finite, weight))
+        else:
+            out.append(value)
+    out.average, out.finite = average, finite
     return out

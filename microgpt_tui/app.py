@@ -1054,8 +1054,7 @@ class MicroGPTApp(App[None]):
         newest = self.samples[-1].sample_id if self.samples else 0
         self.sample_branches += tuple((g.start, newest) for g in message.ghosts[known:])
         self._branches_known = len(message.ghosts)
-        self.ghosts = self.compare_ghosts + tuple(
-            Ghost(f"before the branch at step {g.start}", g.losses, g.start + 1) for g in message.ghosts)
+        self.ghosts = self.compare_ghosts + tuple(Ghost.of_branch(g.start, g.losses) for g in message.ghosts)
 
     def action_set_lr(self) -> None:
         """Ask for a base learning rate (offering the one in force); it holds from the next step on."""

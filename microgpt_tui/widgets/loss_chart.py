@@ -7,8 +7,9 @@ the one above, and the y ticks, round values on whole rows, are evenly spaced an
 step's loss is a braille dot (2x4 dots a cell, so a value is drawn within an eighth of a row of its place), the
 smoothed line is quadrant blocks, the random guess a braille line at its value. Optional inputs for later work:
 `marks` (steps where the schedule changed: a dotted vertical line), `cursor` (the step shown, in reverse video)
-and `ghosts` (other runs' losses, smoothed, as a dim line of `·`, each with its number at its end and its own
-legend line, so that a ghost is told from this run's braille dots, and from another ghost, without colour too).
+and `ghosts` (other runs' losses, smoothed, as a line of `·` in a dim colour of its own, each with its number at
+its end, moved off another's, and its own legend line in its colour, so that a ghost is told from this run's
+braille dots, and from another ghost, without colour too).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import plotext as plt
+from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual.geometry import Region
@@ -27,7 +29,7 @@ from textual.reactive import var
 
 from microgpt.report import StepReport
 from microgpt.smoothing import Smoothed, debiased_ema
-from microgpt_tui.labels import PROBE_MARK, quoted
+from microgpt_tui.labels import PROBE_MARK, label, quoted
 from microgpt_tui.messages import Snapshot
 from microgpt_tui.palette import ColorMode, append_runs, pack
 from microgpt_tui.widgets.pane import Pane
@@ -35,22 +37,34 @@ from microgpt_tui.widgets.pane import Pane
 MEAN_OF = 100  # the summary line's mean covers this many recent steps
 Y_STEPS = (0.01, 0.02, 0.025, 0.05, 0.1, 0.2, 0.25, 0.5, 1.0, 2.0, 2.5, 5.0, 10.0, 20.0, 25.0, 50.0, 100.0)
 MAX_ROWS_PER_TICK = 5
+MIN_TICKS = 4  # labels a chart of that many rows or more shows at least (fewer, and the loss cannot be read off)
 # plotext draws each kind of mark in its own colour number; the number only says which kind a cell shows (it is
 # read back from plotext's output and never reaches the screen).
-KIND_COLOURS = {"loss": 1, "smooth": 2, "guess": 3, "ghost": 4, "mark": 5}
+KIND_COLOURS = {"loss": 1, "smooth": 2, "guess": 3, "mark": 5}
+GHOST_KINDS = 6  # ghost runs take turns over this many colour numbers (ghost0 ..), each with its own style
+KIND_COLOURS |= {f"ghost{k}": 10 + k for k in range(GHOST_KINDS)}
 KIND_OF_COLOUR = {number: kind for kind, number in KIND_COLOURS.items()}
 ANSI_CODE = re.compile(r"(\x1b\[[0-9;]*m)")
 FOREGROUND = re.compile(r"\x1b\[38;5;(\d+)m")
 RESET = "\x1b[0m"  # (plotext's background codes are ignored: the pane's background shows)
 
-# (frame and loss dots, smoothed line, random guess, ghost runs, schedule marks) in each colour mode. In 256
-# colours and truecolor: steel blue, orange, soft red. In 16 colours: the terminal's own foreground and colours
-# readable on dark and light backgrounds; without colour: bold and dim.
-CHART_STYLES: dict[str, tuple[str, str, str, str, str]] = {
-    "truecolor": ("color(67)", "bold color(214)", "color(167)", "color(246)", "color(114)"),
-    "256": ("color(67)", "bold color(214)", "color(167)", "color(246)", "color(114)"),
-    "16": ("", "bold magenta", "red", "dim", "green"),
-    "none": ("", "bold", "", "dim", ""),
+# (frame and loss dots, smoothed line, random guess, schedule marks) in each colour mode. In 256 colours and
+# truecolor: steel blue, orange, soft red, green. In 16 colours: the terminal's own foreground and colours readable
+# on dark and light backgrounds; without colour: bold.
+CHART_STYLES: dict[str, tuple[str, str, str, str]] = {
+    "truecolor": ("color(67)", "bold color(214)", "color(167)", "color(114)"),
+    "256": ("color(67)", "bold color(214)", "color(167)", "color(114)"),
+    "16": ("", "bold magenta", "red", "green"),
+    "none": ("", "bold", "", ""),
+}
+# Each ghost run's own dim colour, the first ghost's first, taken in turn (its curve, number and legend line). In
+# 256 colours: grey, plum, khaki, slate, rose, lavender; in 16: dim tints; without colour all dim, told apart by
+# their numbers.
+GHOST_STYLES: dict[str, tuple[str, ...]] = {
+    "truecolor": ("color(246)", "color(139)", "color(144)", "color(109)", "color(181)", "color(103)"),
+    "256": ("color(246)", "color(139)", "color(144)", "color(109)", "color(181)", "color(103)"),
+    "16": ("dim", "dim cyan", "dim yellow", "dim green", "dim magenta"),
+    "none": ("dim",),
 }
 # Per-position losses: easy (< 1.0), middling, hard (>= 2.5).
 LETTER_STYLES: dict[str, tuple[str, str, str]] = {
@@ -62,6 +76,10 @@ LETTER_STYLES: dict[str, tuple[str, str, str]] = {
 
 
 GHOST_GLYPH = "·"  # a ghost's curve: one dot a cell, unlike this run's braille dots
+# Where a ghost's number may move, (rows down, columns right), when another's is in the way: nearest first, a row
+# counting as two columns, up before down; only left along its row (the curve comes from the left).
+NUMBER_MOVES = sorted(((d_row, d_col) for d_row in range(-3, 4) for d_col in range(-8, 1)),
+                      key=lambda m: (abs(m[0]) + abs(m[1]) / 2, abs(m[0]), m[0]))
 MIN_CHART_ROWS = 6  # below this the chart is not drawn
 
 
@@ -126,13 +144,20 @@ class Ghost:
     label: str  # the legend's words, e.g. "lr 0.1" or "before the branch"
     losses: tuple[float, ...]  # the loss of each of its steps
     first_step: int = 1  # the step of losses[0]
+    shorter: tuple[str, ...] = ()  # the same words shorter, longest first, for a narrow legend (else cut with …)
+
+    @classmethod
+    def of_branch(cls, start: int, losses: tuple[float, ...]) -> Ghost:
+        """The steps a branch at step `start` replaced (steps start + 1, ...): the step stays in the shorter forms."""
+        return cls(f"before the branch at step {start}", losses, start + 1,
+                   shorter=(f"before branch at {start}", f"pre-branch {start}", f"b{start}"))
 
 
 @dataclass(frozen=True)
 class YScale:
     """Rows standing for exact values: row 0 (the top) is `top`, each row below is `res` less.
 
-    Ticks are the round values `step` apart on every `every`-th row counted from the bottom row, which is a tick.
+    `res` is `step / every`: ticks are the rows whose values are multiples of `step`, one every `every` rows.
     """
 
     top: float
@@ -140,7 +165,6 @@ class YScale:
     rows: int
     step: float
     every: int
-    bottom_tick: int  # the bottom row's value in units of `step`
 
     def row(self, value: float) -> int:
         """The row nearest a value (clamped to the chart)."""
@@ -150,10 +174,18 @@ class YScale:
         """Where a value falls, in rows from the top (row centres are whole numbers)."""
         return (self.top - value) / self.res
 
+    def value(self, row: int) -> float:
+        """The value a row stands for."""
+        return self.top - row * self.res
+
     def ticks(self) -> list[tuple[int, float]]:
         """(row, value) of every tick, bottom first."""
-        return [(self.rows - 1 - j * self.every, (self.bottom_tick + j) * self.step)
-                for j in range((self.rows - 1) // self.every + 1)]
+        ticks = []
+        for row in range(self.rows - 1, -1, -1):
+            units = self.value(row) / self.step
+            if abs(units - round(units)) < 1e-6:
+                ticks.append((row, round(units) * self.step))
+        return ticks
 
     def label(self, value: float) -> str:
         """A tick value with as many decimals as the tick step needs."""
@@ -163,20 +195,25 @@ class YScale:
 
 
 def y_scale(lo: float, hi: float, rows: int) -> YScale:
-    """The finest scale of `rows` rows that shows [lo, hi] with round, evenly spaced ticks.
+    """The finest scale of `rows` rows that shows [lo, hi] with round, evenly spaced ticks, at least MIN_TICKS of
+    them (as many as the rows when fewer), the bottom row just at or under `lo`.
 
-    Of two scales as fine, the one with ticks further apart (fewer labels) wins.
+    Of two scales as fine, the one with ticks further apart (fewer labels) wins. Without the least number of ticks
+    a short chart would take a coarse tick step whose multiples happen to fit, 0 and 5 on six rows, and start
+    at 0 below data that never goes under 1.5; the bottom row need not be a tick, so that a tick every other row
+    does not push the range a row below the data either.
     """
     lo, hi = min(lo, hi), max(lo, hi)
     candidates = sorted(((step / every, -every, step) for step in Y_STEPS for every in range(1, MAX_ROWS_PER_TICK + 1)
                          if every < rows), key=lambda c: (c[0], c[1]))
     for res, minus_every, step in candidates:
-        bottom = math.floor(lo / step + 1e-9)
-        if bottom * step + (rows - 1) * res >= hi - 1e-9:
-            return YScale(bottom * step + (rows - 1) * res, res, rows, step, -minus_every, bottom)
+        bottom = math.floor(lo / res + 1e-9)
+        scale = YScale((bottom + rows - 1) * res, res, rows, step, -minus_every)
+        if scale.top >= hi - 1e-9 and len(scale.ticks()) >= min(MIN_TICKS, rows):
+            return scale
     step = 10.0 ** math.ceil(math.log10(max(hi - lo, 1e-9) / max(1, rows - 1)) + 1)  # beyond Y_STEPS
     bottom = math.floor(lo / step)
-    return YScale(bottom * step + (rows - 1) * step, step, rows, step, 1, bottom)
+    return YScale(bottom * step + (rows - 1) * step, step, rows, step, 1)
 
 
 class LossChart(Pane):
@@ -200,7 +237,8 @@ Per-position losses show which letters are easy (after `q` comes `u`) and which 
 a name).
 
 **Other runs.** A `--compare` run, or the steps a branch (`b`) replaced, is a dim line of `·` behind this run's
-dots, smoothed, with its number at its end; its legend line (`·1 run.json: lr 0.02`) names what differs.
+dots, smoothed, with its number at its end (moved aside when two runs end together) and a colour of its own; its
+legend line (`·1 run.json: lr 0.02`), in the same colour, names what differs.
 """
 
     snapshot: var[Snapshot | None] = var(None)
@@ -282,28 +320,40 @@ dots, smoothed, with its number at its end; its legend line (`·1 run.json: lr 0
             lines = pack([Text.assemble((f"probe {quoted(word)}", "bold reverse"),
                                         (PROBE_MARK.removeprefix("probe"), "bold")),  # `probe “emma” · not trained on`
                           Text.assemble("mean loss ", (f"{report.loss:.4f}", "bold"))], width, max_lines=2, sep=" · ")
+        elif k is not None:  # a past step: its numbers up to it
+            lines = [self._summary(width, losses[:k], smooth[:k], report)]
+        elif report is not None and snapshot is not None and report.step > snapshot.step:
+            # a step in progress (the title names it): the figures are the last finished step's, and say so
+            lines = [self._summary(width, losses, smooth, None, finished=snapshot.step)]
         else:
-            lines = [self._summary(width, losses, smooth, report) if k is None  # a past step: its numbers up to it
-                     else self._summary(width, losses[:k], smooth[:k], report)]
+            lines = [self._summary(width, losses, smooth, report)]
         doc_rows = 1 if self.ghosts and height < 20 else 2  # other runs' legend lines before the letters' 2nd line
         doc_lines = (document_losses(report, width, doc_rows, styles=LETTER_STYLES[self.color_mode])
                      if report is not None else [])
+        # the letters' rows are kept when a step in progress has fewer letters yet: the chart keeps its height, so
+        # its scale (and every dot) stays where it was
+        if report is not None:
+            doc_lines += [Text("")] * (doc_rows - len(doc_lines))
         legend = self._legend(width, height - len(lines) - len(doc_lines) - MIN_CHART_ROWS)
         chart_height = height - len(lines) - len(doc_lines) - len(legend)
         if chart_height >= MIN_CHART_ROWS and width >= 20:
             lines.extend(self._plot_once(width, chart_height))
             lines.extend(legend)
         elif not losses:
-            lines.append(Text("no steps yet: press space to train or n for one step", style="dim"))
+            lines.append(Text.assemble(("no steps yet: press space to train or n for one step", "dim")))
         lines.extend(doc_lines)
         return lines
 
-    def _summary(self, width: int, losses: Sequence[float], smooth: list[float], report: StepReport | None) -> Text:
+    def _summary(self, width: int, losses: Sequence[float], smooth: list[float], report: StepReport | None,
+                 finished: int | None = None) -> Text:
+        """The loss, smoothed loss and recent mean after the last of `losses`; `finished`: that step's number, said
+        when the title names another (a step in progress)."""
         if not losses:
-            return Text("no steps yet", style="dim")
+            return Text.assemble(("no steps yet", "dim"))
         n = len(losses)
-        chunks = [  # the step is in the title
-            Text.assemble("loss ", (f"{losses[-1]:.4f}", "bold")),
+        chunks = [  # the step is in the title, unless `finished` says it
+            Text.assemble(f"step {finished}: " if finished is not None else "", "loss ",
+                          (f"{losses[-1]:.4f}", "bold")),
             Text.assemble("smoothed ", (f"{smooth[-1]:.4f}", "bold")),
             Text.assemble(f"{min(n, MEAN_OF)}-step mean ", (f"{recent_mean(losses):.4f}", "bold")),
         ]
@@ -313,9 +363,9 @@ dots, smoothed, with its number at its end; its legend line (`·1 run.json: lr 0
 
     def _legend(self, width: int, rows: int) -> list[Text]:
         """The chart's key in about `rows` lines: this run's marks packed (in shorter words, on one line, when rows
-        are short), then one line per ghost, numbered as at its curve's end; ghosts beyond the rows left share a
-        last line."""
-        loss, smoothed, guess, ghost, mark = (Style.parse(s) for s in CHART_STYLES[self.color_mode])
+        are short; on more lines rather than dropping one), then one line per ghost, numbered as at its curve's end,
+        in shorter words when narrow; ghosts beyond the rows left share a last line."""
+        loss, smoothed, guess, mark = (Style.parse(s) for s in CHART_STYLES[self.color_mode])
         rest = [Text(f"─ random guess {self.guess:.2f}", style=guess)]
         if self.marks:
             rest.append(Text("┊ schedule changed", style=mark))
@@ -324,21 +374,29 @@ dots, smoothed, with its number at its end; its legend line (`·1 run.json: lr 0
         short = [Text(f"─ guess {self.guess:.2f}", style=guess), *rest[1:]]
         variants.append(([Text("⠒ loss", style=loss), Text("▀▄ smoothed", style=smoothed), *short], " "))
         base = 2 if rows >= len(self.ghosts) + 2 and not self.ghosts else 1  # one line when other runs need rows
-        lines = next((pack(chunks, width, base, sep) for chunks, sep in variants if fits(chunks, width, base, sep)),
-                     [])
+        most = max(base, rows - (1 if self.ghosts else 0))  # a line more only when nothing fits (the schedule mark)
+        lines = next((pack(chunks, width, n, sep) for n in range(base, most + 1) for chunks, sep in variants
+                      if fits(chunks, width, n, sep)), [])
         if not lines:
-            lines = pack(variants[-2][0], width, max_lines=2)
-        ghosts = [Text(f"{GHOST_GLYPH}{i} {g.label}", style=ghost, no_wrap=True, overflow="ellipsis")
+            lines = pack(variants[-1][0], width, most, variants[-1][1])
+        # (styled as a span: the pane renders lines with Text.render, which leaves a Text's own style out)
+        ghosts = [Text.assemble((f"{GHOST_GLYPH}{i} {ghost_words(g, width - 2 - len(str(i)))}",
+                                 self._ghost_style(i - 1)), no_wrap=True, overflow="ellipsis")
                   for i, g in enumerate(self.ghosts, 1)]
         room = max(1, rows - len(lines))
         if len(ghosts) > room:  # the first ones named, the others counted
             more = len(ghosts) - room + 1
-            ghosts = ghosts[:room - 1] + [Text(f"{GHOST_GLYPH}{len(self.ghosts) - more + 1}-{len(self.ghosts)} "
-                                               f"{more} more runs (z maximises this pane)", style=ghost,
-                                               no_wrap=True, overflow="ellipsis")]
+            ghosts = ghosts[:room - 1] + [Text.assemble(
+                (f"{GHOST_GLYPH}{len(self.ghosts) - more + 1}-{len(self.ghosts)} {more} more runs "
+                 "(z maximises this pane)", self._ghost_style(room - 1)), no_wrap=True, overflow="ellipsis")]
         for line in ghosts:
             line.truncate(width, overflow="ellipsis")
         return lines + ghosts
+
+    def _ghost_style(self, index: int) -> Style:
+        """The style of the ghost run at `index` (0-based) in this colour mode."""
+        styles = GHOST_STYLES[self.color_mode]
+        return Style.parse(styles[index % len(styles)])
 
     def _plot_once(self, width: int, height: int) -> list[Text]:
         """The chart, drawn again only if what it shows changed (a `.` or a title changes nothing in it)."""
@@ -349,6 +407,17 @@ dots, smoothed, with its number at its end; its legend line (`·1 run.json: lr 0
         if key != self._plotted[0]:
             self._plotted = (key, self._plot(width, height))
         return self._plotted[1]
+
+    def _ghost_points(self, span: int, cols: int) -> list[tuple[int, list[float], list[float]]]:
+        """(number, steps, smoothed losses) of each ghost's points drawn on `cols` columns of `span` steps: the last
+        finite one of each column."""
+        points = []
+        for number, g in enumerate(self.ghosts, 1):
+            smooth = self._ghost_smooth.get(id(g.losses)) or debiased_ema(g.losses)
+            kept = [i for i in column_ends(len(smooth), span, cols) if math.isfinite(smooth[i])]
+            if kept:
+                points.append((number, [float(g.first_step + i) for i in kept], [smooth[i] for i in kept]))
+        return points
 
     def _plot(self, width: int, height: int) -> list[Text]:
         """The chart, drawn by plotext: exactly `height` lines of `width` cells.
@@ -362,16 +431,21 @@ dots, smoothed, with its number at its end; its legend line (`·1 run.json: lr 0
         steps = self.snapshot.steps if self.snapshot is not None else 0
         span = chart_span(max([n, self.cursor or 0, *self.marks, *(g.first_step + len(g.losses) - 1
                                                                    for g in self.ghosts)]), steps)
-        lo, hi = min(series.lo, self.guess), max(series.hi, self.guess)
-        for g in self.ghosts:
-            finite = [v for v in self._ghost_smooth.get(id(g.losses), ()) if math.isfinite(v)]
-            if finite:
-                lo, hi = min(lo, *finite), max(hi, *finite)
         rows = height - 3  # the top and bottom of the frame, the x labels
-        scale = y_scale(lo, hi, rows)
-        ticks = scale.ticks()
-        label_width = max(len(scale.label(value)) for _, value in ticks)
-        cols = width - label_width - 2
+        # The y range holds this run's losses, the random guess and the ghosts' points drawn, which depend on the
+        # columns left of the y labels' width, which depends on the range: until the columns stay the same.
+        cols = width - 3  # first guess: labels of one character
+        for _ in range(3):
+            ghost_points = self._ghost_points(span, cols)
+            shown = [y for _, _, ys in ghost_points for y in ys]
+            scale = y_scale(min(series.lo, self.guess, *shown), max(series.hi, self.guess, *shown), rows)
+            ticks = scale.ticks()
+            label_width = max(len(scale.label(value)) for _, value in ticks)
+            if width - label_width - 2 == cols:
+                break
+            cols = width - label_width - 2
+        else:  # (the labels' width kept changing: the points drawn are those of the last columns)
+            ghost_points = self._ghost_points(span, cols)
         plt.terminal.limit(False, False)  # the pane, not the terminal plotext detects, sets the size
         fig = plt.figure
         fig.clear()
@@ -390,14 +464,9 @@ dots, smoothed, with its number at its end; its legend line (`·1 run.json: lr 0
         guess = fig.signal([1.0, float(span)], [self.guess, self.guess], marker=_marker("braille", "guess"))
         guess.lines()
         _draw(fig, guess)
-        numbers: list[tuple[int, float, float]] = []  # each ghost's number at its curve's end, drawn on top
-        for number, g in enumerate(self.ghosts, 1):
-            ghost_smooth = self._ghost_smooth.get(id(g.losses)) or debiased_ema(g.losses)
-            kept = [i for i in column_ends(len(ghost_smooth), span, cols) if math.isfinite(ghost_smooth[i])]
-            if kept:
-                xs, ys = [float(g.first_step + i) for i in kept], [ghost_smooth[i] for i in kept]
-                _draw(fig, fig.signal(xs, ys, marker=_marker(GHOST_GLYPH, "ghost")))
-                numbers.append((number, xs[-1], ys[-1]))
+        for number, xs, ys in ghost_points:
+            _draw(fig, fig.signal(xs, ys, marker=_marker(GHOST_GLYPH, ghost_kind(number - 1))))
+        ghost_ends = [(number, xs[-1], ys[-1]) for number, xs, ys in ghost_points]  # where the numbers go
         if n:
             kept = series.dots(span, 2 * cols)  # the lowest and highest loss of each half column
             ys = [losses[i] if math.isfinite(losses[i]) else scale.top for i in kept]
@@ -408,12 +477,13 @@ dots, smoothed, with its number at its end; its legend line (`·1 run.json: lr 0
                                   marker=_marker("hd", "smooth"))
                 line.lines()
                 _draw(fig, line)
-        for number, x, y in numbers:
-            _draw(fig, fig.signal([x], [y], marker=_marker(str(number % 10), "ghost")))
+        for number, x, y in place_numbers(ghost_ends, scale, span, cols):  # drawn last: on top of every curve
+            _draw(fig, fig.signal([x], [y], marker=_marker(str(number % 10), ghost_kind(number - 1))))
         drawn = fig.build().string()
-        styles = dict(zip(("frame", "smooth", "guess", "ghost", "mark"),
+        styles = dict(zip(("frame", "smooth", "guess", "mark"),
                           (Style.parse(s) for s in CHART_STYLES[self.color_mode]), strict=True))
         styles["loss"] = styles["frame"]
+        styles |= {ghost_kind(k): self._ghost_style(k) for k in range(GHOST_KINDS)}
         cursor = None
         if self.cursor is not None and 1 <= self.cursor <= span:
             cursor = label_width + 1 + plotext_cell(self.cursor, 1, span, cols)
@@ -426,6 +496,46 @@ def fits(chunks: Sequence[Text], width: int, max_lines: int, sep: str = "  ") ->
     lines = pack(chunks, width, max_lines, sep)
     shown = "\n".join(line.plain for line in lines)
     return all(chunk.plain in shown for chunk in chunks) and all(line.cell_len <= width for line in lines)
+
+
+def ghost_words(ghost: Ghost, width: int) -> str:
+    """A ghost's legend words in `width` cells: its label, or the longest of its shorter forms that fits (else the
+    shortest, to be cut)."""
+    forms = (ghost.label, *ghost.shorter)
+    return next((words for words in forms if cell_len(words) <= width), forms[-1])
+
+
+def ghost_kind(index: int) -> str:
+    """The kind of mark (a colour number of its own) of the ghost run at `index` (0-based)."""
+    return f"ghost{index % GHOST_KINDS}"
+
+
+def place_numbers(ends: Sequence[tuple[int, float, float]], scale: YScale, span: int,
+                  cols: int) -> list[tuple[int, float, float]]:
+    """Where each ghost's number goes: (number, step, value) at its curve's end, on the row centre there, moved
+    up or down a row, or two columns left, or further, nearest first, when that cell or a cell beside it on the row
+    holds an earlier ghost's number: two runs ending together keep both numbers, and `1` beside `2` never reads as
+    12."""
+    taken: set[tuple[int, int]] = set()
+    placed = []
+    for number, x, y in ends:
+        row, col = scale.row(y), plotext_cell(x, 1, span, cols)
+        for d_row, d_col in NUMBER_MOVES:
+            r, c = row + d_row, col + d_col
+            if 0 <= r < scale.rows and 0 <= c < cols and not {(r, c - 1), (r, c), (r, c + 1)} & taken:
+                break
+        else:
+            r, c = row, col  # no free cell: drawn over
+        taken.add((r, c))
+        step = x if c == col else step_at(c, span, cols)
+        placed.append((number, step, scale.value(r)))
+    return placed
+
+
+def step_at(cell: int, span: int, cols: int) -> float:
+    """A step that plotext draws in cell `cell` of an axis of `cols` cells from 1 to `span` (its middle)."""
+    start, end = 0.5 + 0.0016585662, 0.5 + 0.001516152  # as in plotext_cell
+    return 1 + (cell + 0.5 - start) / (cols - start - end) * (span - 1)
 
 
 def _marker(symbol: str, kind: str) -> Any:
@@ -526,8 +636,8 @@ def document_losses(report: StepReport, width: int, max_lines: int = 2,
     `styles`: how an easy (< 1.0), a middling and a hard (>= 2.5) position's loss is drawn.
     """
     easy, middling, hard = styles
-    chunks = [Text(f"“{report.doc}”", style="bold")]
+    chunks = [Text(quoted(report.doc), style="bold")]
     for target, loss in zip(report.targets, report.position_losses, strict=False):
         style = easy if loss < 1.0 else middling if loss < 2.5 else hard
-        chunks.append(Text.assemble((target, "bold"), (f" {loss:.1f}", style)))
+        chunks.append(Text.assemble((label(target), "bold"), (f" {loss:.1f}", style)))  # a space as `␣`
     return pack(chunks, width, max_lines)

@@ -5,19 +5,25 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import replace
 
 import pytest
 
+from microgpt.config import Config
+from microgpt.data import load_dataset
+from microgpt.report import StepReport
+from microgpt.smoothing import debiased_ema
+from microgpt.trainer import Trainer
 from microgpt_tui.messages import Snapshot
-from microgpt_tui.widgets.loss_chart import Ghost, LossChart, plotext_cell, recent_mean, y_scale
+from microgpt_tui.widgets.loss_chart import Ghost, LossChart, document_losses, plotext_cell, recent_mean, y_scale
 
 VOCAB = 27
 GUESS = math.log(VOCAB)
 
 
-def snapshot(losses: tuple[float, ...], steps: int = 1000) -> Snapshot:
+def snapshot(losses: tuple[float, ...], steps: int = 1000, report: StepReport | None = None) -> Snapshot:
     return Snapshot(step=len(losses), steps=steps, running=False, engine="fused", steps_per_second=None,
-                    speed_cap=None, report=None, losses=losses, grad_history=(), node_history=(), engines=())
+                    speed_cap=None, report=report, losses=losses, grad_history=(), node_history=(), engines=())
 
 
 def falling(n: int, seed: int = 0, start: float = 3.6, end: float = 2.1) -> tuple[float, ...]:
@@ -25,9 +31,9 @@ def falling(n: int, seed: int = 0, start: float = 3.6, end: float = 2.1) -> tupl
     return tuple(end + (start - end) * math.exp(-i / max(1, n / 4)) + rng.gauss(0, 0.25) for i in range(n))
 
 
-def chart(losses: tuple[float, ...], **inputs) -> LossChart:
+def chart(losses: tuple[float, ...], report: StepReport | None = None, **inputs) -> LossChart:
     widget = LossChart(VOCAB)
-    widget.set_reactive(LossChart.snapshot, snapshot(losses))
+    widget.set_reactive(LossChart.snapshot, snapshot(losses, report=report))
     for name, value in inputs.items():
         widget.set_reactive(getattr(LossChart, name), value)
     if "ghosts" in inputs:
@@ -243,3 +249,146 @@ def test_no_colour_mode_draws_no_colour(mode):
         assert colours and all(not c.startswith("color(") for c in colours)
     else:
         assert "color(67)" in colours and "color(214)" in colours
+
+
+@pytest.mark.parametrize("height", [11, 12, 13, 14])
+@pytest.mark.parametrize("ghost", [False, True])
+def test_a_short_chart_has_labels_to_read_the_loss_off_and_its_range_follows_the_data(height, ghost):
+    # 100x32's loss pane (31 cells wide): with a ghost the chart has 6 rows, where the scale was 0..5 with only the
+    # labels 0 and 5 although no value is below 1.5 (defect 19)
+    losses = tuple(1.6 + 2.5 * (i % 7) / 6 for i in range(300))  # 1.6 .. 4.1
+    ghosts = (Ghost("lr02.jsonl: lr 0.02", falling(200, 9, start=3.3, end=2.4)),) if ghost else ()
+    lines = chart(losses, ghosts=ghosts).build_lines(31, height)
+    rows, (left,) = plot_rows(lines)
+    ticks = labelled_ticks(rows, left)
+    assert len(ticks) >= min(4, len(rows)), [line.plain for line in lines]
+    res = (ticks[0][1] - ticks[1][1]) / (ticks[1][0] - ticks[0][0])
+    bottom = ticks[0][1] - (len(rows) - 1 - ticks[0][0]) * res  # the bottom row's value
+    assert 1.6 - res < bottom <= 1.6  # no row below the lowest value that shows nothing
+
+
+@pytest.fixture(scope="module")
+def report() -> StepReport:
+    """A real step's report (step 1 of the reference run)."""
+    return Trainer(load_dataset("names"), Config()).step()
+
+
+def test_a_step_in_progress_keeps_the_chart_and_labels_the_figures_with_the_last_finished_step(report):
+    # after `.` the title names the step in progress while the losses are the last finished step's (defect 14)
+    losses = falling(200, 14)
+    finished = replace(report, step=200)
+    doc_only = replace(report, step=201, loss=math.nan, position_losses=())  # the document phase of step 201
+    for width, height in ((31, 13), (31, 14), (76, 19), (156, 43)):  # 100x32's, 80x24's and 160x48's panes
+        before = chart(losses, report=finished)
+        during = chart(losses, report=doc_only)
+        assert during.shown_step() == 201
+        lines_before, lines_during = before.build_lines(width, height), during.build_lines(width, height)
+        assert plot_rows(lines_before) == plot_rows(lines_during), (width, height)  # the same scale, the same dots
+        assert len(lines_during) == len(lines_before)
+        summary = lines_during[0].plain
+        assert summary.startswith("step 200: loss") and f"{losses[-1]:.4f}" in summary
+        assert not lines_before[0].plain.startswith("step")  # a finished step's figures: its step is in the title
+
+
+def test_a_space_in_the_per_letter_losses_is_shown_as_a_visible_label(report):
+    # “van der berg”: the loss of predicting the space is `␣ 0.7`, not a blank (defect 10)
+    doc = "van der berg"
+    targets = (*doc, "BOS")
+    spaced = replace(report, doc=doc, targets=targets, position_losses=tuple(0.1 * i for i in range(len(targets))))
+    text = " ".join(line.plain for line in document_losses(spaced, 200, 2))
+    assert "␣ 0.3" in text and "␣ 0.7" in text
+    assert text.startswith("“van der berg”")  # spaces inside a name stay spaces in the name itself
+
+
+def number_cells(lines, number: str) -> list[tuple[int, int]]:
+    """(row, column) of a ghost's number in the plot."""
+    rows, (left,) = plot_rows(lines)
+    return [(r, c) for r, row in enumerate(rows) for c, ch in enumerate(row) if c >= left and ch == number]
+
+
+def style_at(line, column: int):
+    """The style of one cell of a line: the last span over it (a Text's own style is not drawn by the pane, which
+    renders lines with `Text.render`)."""
+    styles = [span.style for span in line.spans if span.start <= column < span.end]
+    return styles[-1] if styles else None
+
+
+@pytest.mark.parametrize("mode", ["256", "16", "none"])
+@pytest.mark.parametrize("size", [(31, 13), (48, 27), (76, 18), (156, 43)])
+def test_ghosts_ending_together_keep_their_numbers_and_each_has_its_own_colour(mode, size):
+    # two compared runs of 50 steps ending at the same loss: one number was drawn over the other, and every ghost
+    # was the same grey (defect 15)
+    width, height = size
+    first = falling(50, 15, start=3.3, end=2.75)
+    second = first[:-1] + (first[-1] + 0.01,)
+    ghosts = (Ghost("c1.jsonl: width 32, heads 2", first), Ghost("c2.jsonl: block 8, steps 500", second),
+              Ghost("c3.jsonl: lr 0.02", falling(50, 16, start=3.3, end=2.4)))
+    widget = chart(falling(50, 17), ghosts=ghosts)
+    widget.set_reactive(LossChart.color_mode, mode)
+    lines = widget.build_lines(width, height)
+    top = next(i for i, line in enumerate(lines) if "┌" in line.plain)
+    cells = {n: number_cells(lines, n) for n in "123"}
+    assert all(len(cells[n]) == 1 for n in "123"), ([line.plain for line in lines], cells)
+    (r1, c1), (r2, c2) = cells["1"][0], cells["2"][0]
+    assert r1 != r2 or abs(c1 - c2) > 1  # apart: not one cell, and not read as "12"
+    legend = {n: next(line for line in lines if line.plain.startswith(f"·{n} ")) for n in "123"}
+    styles = {}
+    for n in "123":
+        (row, column), = cells[n]
+        on_chart = style_at(lines[top + 1 + row], column)
+        assert on_chart == style_at(legend[n], 0)  # the legend line is in its curve's colour
+        styles[n] = on_chart
+    if mode == "none":
+        assert all(style.color is None for style in styles.values())
+    else:
+        assert len({str(style) for style in styles.values()}) == 3  # three ghosts, three colours
+
+
+@pytest.mark.parametrize("size", [(31, 13), (31, 14), (78, 18), (48, 27)])  # 100x32's pane, 80x24's tab, wider
+def test_a_branchs_legend_keeps_its_step_and_the_schedule_mark_keeps_its_legend(size):
+    # after `b` at 100x32 the legend was cut to `·1 before the branch at step 5…`; with two branches the
+    # `┊ schedule changed` line disappeared (defect 17 d)
+    width, height = size
+    mine = falling(300, 18)
+    ghosts = (Ghost.of_branch(500, falling(119, 19)), Ghost.of_branch(200, falling(300, 20)))
+    lines = [line.plain for line in chart(mine, marks=(250,), ghosts=ghosts).build_lines(width, height)]
+    first = next(line for line in lines if line.startswith("·1 "))
+    second = next(line for line in lines if line.startswith("·2 "))
+    assert "500" in first and "…" not in first and "200" in second and "…" not in second, lines
+    assert "before" in first and "branch" in first
+    assert any("┊ schedule changed" in line for line in lines), lines
+    assert all(len(line) <= width for line in lines)
+    wide = [line.plain for line in chart(mine, ghosts=ghosts[:1]).build_lines(120, 30)]
+    assert "·1 before the branch at step 500" in wide  # in full where there is room
+
+
+def test_a_diverged_ghost_does_not_pull_the_range_down_with_a_made_up_smoothed_value():
+    # a branch whose second step diverged (loss inf): the smoothed line skipped the inf but still divided by the
+    # bias correction of two steps, so it "fell" to half the loss and the y axis went down to reach it (defect 19)
+    mine = tuple(2.4 + (i % 5) * 0.25 for i in range(200))  # 2.4 .. 3.4
+    ghost = Ghost.of_branch(80, (2.6, math.inf))
+    lines = chart(mine, ghosts=(ghost,)).build_lines(48, 27)
+    rows, (left,) = plot_rows(lines)
+    ticks = labelled_ticks(rows, left)
+    res = (ticks[0][1] - ticks[1][1]) / (ticks[1][0] - ticks[0][0])
+    bottom = ticks[0][1] - (len(rows) - 1 - ticks[0][0]) * res
+    assert bottom > 2.4 - res, [line.plain for line in lines]
+    smoothed = debiased_ema((3.0, math.nan, 2.0))
+    assert smoothed[0] == 3.0 and math.isnan(smoothed[1])  # a value that is not finite has no smoothed value
+    assert smoothed[2] == pytest.approx((0.95 * 0.05 * 3.0 + 0.05 * 2.0) / (1 - 0.95**2))  # debiased by 2 values
+
+
+def test_the_y_range_holds_the_ghosts_points_drawn_not_values_between_them():
+    # a branch's ghost smoothed from its first step: that step's own loss (here 0.5) is a value of the series, but
+    # the ghost is drawn at the last step of each column, where it is long smoothed away; the range follows what
+    # is drawn
+    mine = tuple(2.4 + (i % 5) * 0.25 for i in range(300))  # 2.4 .. 3.4
+    ghost = Ghost.of_branch(300, (0.5,) + (2.8,) * 99)
+    for width, height in ((31, 13), (48, 27), (156, 43)):
+        lines = chart(mine, ghosts=(ghost,)).build_lines(width, height)
+        rows, (left,) = plot_rows(lines)
+        ticks = labelled_ticks(rows, left)
+        res = (ticks[0][1] - ticks[1][1]) / (ticks[1][0] - ticks[0][0])
+        bottom = ticks[0][1] - (len(rows) - 1 - ticks[0][0]) * res
+        assert bottom > 1.5, (width, [line.plain for line in lines])  # far above the 0.5 never drawn
+        assert "1" in "".join(rows)  # the ghost is drawn, its number at its end
