@@ -604,7 +604,10 @@ class EngineLoop:
 
     def _announce_time_travel(self) -> None:
         """Tell the app what the history holds and which breakpoints are watched."""
-        self._post(p.Branches(tuple(self._history.ghosts), self._history.start + 1))
+        history = self._history
+        why = ("" if not history.start else "the saved history was damaged" if history.lost
+               else "this run was resumed from a checkpoint saved without one (microgpt train)")
+        self._post(p.Branches(tuple(history.ghosts), history.start + 1, why))
         self._post_breakpoints()
 
     def _post_breakpoints(self) -> None:
