@@ -780,12 +780,12 @@ class MicroGPTApp(App[None]):
     @while_running
     def on_refused(self, message: Refused) -> None:
         """The engine could not do what was asked: say why."""
-        if message.what == "seek":  # no past step is on its way
+        if message.what == "history":  # no past step is on its way
             self.query_one(StatusBar).replaying = None
         self.refuse(message.what, message.reason)
 
     def refuse(self, what: str, reason: str) -> None:
-        """Say that `what` (e.g. "lr") was not done, and why (the engine's refusals, and the app's own)."""
+        """Say that `what` (e.g. "learning rate") was not done, and why (the engine's refusals, and the app's own)."""
         self.say(what, reason, title=f"{what}: not done", severity="warning", timeout=6)
 
     @while_running
@@ -1063,7 +1063,7 @@ class MicroGPTApp(App[None]):
         if not self.engine_alive() or live is None:
             return
         if live.phase is not None and not live.running:  # `.` began a step: the engine would refuse the answer
-            self.refuse("lr", step_in_progress(live.phase.step))
+            self.refuse("learning rate", step_in_progress(live.phase.step))
             return
 
         def check(text: str) -> str | None:
