@@ -138,7 +138,7 @@ def legend(saved: SavedRun, config: Config, dataset: str, schedule: Schedule | N
         if theirs != ours:
             differs.append(f"{NAMES.get(f.name, f.name)} {theirs:g}")
     if saved.schedule is not None and saved.schedule.changed:
-        step = saved.schedule.first_difference()
+        step = saved.schedule.first_change()  # where it parted from the run as configured, as its status line said
         if step is not None:
             differs.append(f"lr changed from step {step}")
     if saved.dataset is not None and saved.dataset != dataset:

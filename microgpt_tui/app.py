@@ -240,6 +240,7 @@ class MicroGPTApp(App[None]):
         # recent gradient norms and graph sizes
         self._live_phase: PhaseReport | None = None  # the live step's phase, kept while a past step is shown
         self.first_step = 1  # the first step the history can show
+        self._before_first = ""  # why the steps before it cannot be shown
         self._branches_known = 0  # the branches' ghosts the engine has told of
         self.training_docs = TrainingDocs(getattr(trainer, "docs", self.dataset.docs))  # in training order
         self.compare_ghosts = tuple(compare)  # --compare runs
@@ -779,12 +780,12 @@ class MicroGPTApp(App[None]):
     @while_running
     def on_refused(self, message: Refused) -> None:
         """The engine could not do what was asked: say why."""
-        if message.what == "seek":  # no past step is on its way
+        if message.what == "history":  # no past step is on its way
             self.query_one(StatusBar).replaying = None
         self.refuse(message.what, message.reason)
 
     def refuse(self, what: str, reason: str) -> None:
-        """Say that `what` (e.g. "lr") was not done, and why (the engine's refusals, and the app's own)."""
+        """Say that `what` (e.g. "learning rate") was not done, and why (the engine's refusals, and the app's own)."""
         self.say(what, reason, title=f"{what}: not done", severity="warning", timeout=6)
 
     @while_running
@@ -972,8 +973,7 @@ class MicroGPTApp(App[None]):
         resumed from a checkpoint saved without a history); before step 1 there is simply no step."""
         if self.first_step > 1 and self.live is not None:
             first = min(self.first_step, live_position(self.live))
-            self.say("history", f"no history before step {first}: this run was resumed from a checkpoint saved "
-                                "without one (microgpt train)", timeout=5)
+            self.say("history", f"no history before step {first}: {self._before_first}", timeout=5)
 
     def leave_history(self) -> None:
         """Show the live step again."""
@@ -1050,6 +1050,7 @@ class MicroGPTApp(App[None]):
     def on_branches_changed(self, message: BranchesChanged) -> None:
         """Draw each branch's lost steps as a ghost, after the compared runs."""
         self.first_step = message.first_step
+        self._before_first = message.before_first or "the history starts there"
         known = self._branches_known if len(message.ghosts) >= self._branches_known else 0  # (fewer: a new run)
         newest = self.samples[-1].sample_id if self.samples else 0
         self.sample_branches += tuple((g.start, newest) for g in message.ghosts[known:])
@@ -1062,7 +1063,7 @@ class MicroGPTApp(App[None]):
         if not self.engine_alive() or live is None:
             return
         if live.phase is not None and not live.running:  # `.` began a step: the engine would refuse the answer
-            self.refuse("lr", step_in_progress(live.phase.step))
+            self.refuse("learning rate", step_in_progress(live.phase.step))
             return
 
         def check(text: str) -> str | None:

@@ -604,7 +604,10 @@ class EngineLoop:
 
     def _announce_time_travel(self) -> None:
         """Tell the app what the history holds and which breakpoints are watched."""
-        self._post(p.Branches(tuple(self._history.ghosts), self._history.start + 1))
+        history = self._history
+        why = ("" if not history.start else "the saved history was damaged" if history.lost
+               else "this run was resumed from a checkpoint saved without one (microgpt train)")
+        self._post(p.Branches(tuple(history.ghosts), history.start + 1, why))
         self._post_breakpoints()
 
     def _post_breakpoints(self) -> None:
@@ -665,7 +668,7 @@ class EngineLoop:
                     self._watch.remove(self._watch.entries[index])
                     self._post_breakpoints()
         except (HistoryError, BreakpointError, ScheduleError) as error:
-            self._post(p.Refused(type(request).__name__.lower(), str(error)))
+            self._post(p.Refused(REQUEST_WORDS[type(request)], str(error)))
         except IndexError:
             self._post(p.Refused("breakpoint", "there is no such breakpoint"))
 
@@ -726,7 +729,7 @@ class EngineLoop:
             if self._running or self._pending_steps:
                 self._lr_after_step = lr
             else:
-                self._post(p.Refused("lr", p.step_in_progress(self._step.number)))
+                self._post(p.Refused("learning rate", p.step_in_progress(self._step.number)))
             return
         self._trainer.set_lr(lr)
         status = self._trainer.schedule.status() or "the schedule is the reference's"
@@ -762,3 +765,7 @@ class EngineLoop:
 SHOWING_THE_PAST = (p.Seek, p.PastPhase, p.DrawAt, p.ProbeAt)
 TIME_REQUESTS = (p.Seek, p.PastPhase, p.Branch, p.SetLr, p.DrawAt, p.ProbeAt, p.AddBreak, p.ToggleBreak,
                  p.RemoveBreak)
+REQUEST_WORDS: dict[type, str] = {  # what a refused request was, in the words of the notice's title
+    p.Seek: "history", p.PastPhase: "phase", p.Branch: "branch", p.SetLr: "learning rate", p.DrawAt: "sample",
+    p.ProbeAt: "probe", p.AddBreak: "breakpoint", p.ToggleBreak: "breakpoint", p.RemoveBreak: "breakpoint",
+}

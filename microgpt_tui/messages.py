@@ -184,6 +184,7 @@ class BranchesChanged(Message):
 
     ghosts: tuple[Ghost, ...]
     first_step: int
+    before_first: str = ""  # why the steps before it cannot be shown
 
 
 @dataclass

@@ -347,6 +347,7 @@ class Branches:
 
     ghosts: tuple[Ghost, ...]
     first_step: int  # the first step the history can show (1, or the step a run without history resumed at + 1)
+    before_first: str = ""  # why the steps before `first_step` cannot be shown ("" when it is 1)
 
 
 @dataclass(frozen=True)

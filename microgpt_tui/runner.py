@@ -267,8 +267,8 @@ def to_message(record: p.Record, losses: list[float]) -> Message | None:
             return PastShown(report, grad_history, node_history)
         case p.PastPhaseDone(report):
             return PastPhaseShown(report)
-        case p.Branches(ghosts, first_step):
-            return BranchesChanged(ghosts, first_step)
+        case p.Branches(ghosts, first_step, before_first):
+            return BranchesChanged(ghosts, first_step, before_first)
         case p.Breakpoints(entries):
             return BreakpointsChanged(entries)
         case p.BreakHit(step, text):

@@ -102,7 +102,7 @@ def test_a_log_names_schedule_changes_as_its_checkpoint_does(tiny: str, tmp_path
     assert from_log.schedule is not None and from_checkpoint.schedule is not None
     plain = Schedule.plain(CONFIG.lr, CONFIG.steps)
     said = legend(from_checkpoint, CONFIG, "tiny.txt", plain)
-    assert "steps 60" in said and said != "run.json: same settings"
+    assert said == "run.json: steps 60, lr changed from step 21"  # where the extension began, not step 2
     assert legend(from_log, CONFIG, "tiny.txt", plain) == said.replace("run.json", "steps.jsonl")
     for k in range(1, 26):  # the rates rebuilt from the lines are the ones the run used
         assert from_log.schedule.lr_at(k) == from_checkpoint.schedule.lr_at(k)

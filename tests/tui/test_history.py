@@ -425,6 +425,13 @@ async def test_a_damaged_saved_history_is_said_in_the_app_in_plain_words(trainer
         assert "the saved history is damaged, so the steps up to 4 cannot be shown; training carries on from " \
                "step 4" in said
         assert "has no history" not in said and "Error" not in said
+        await pilot.press("n")  # step 5: then left asks for step 4, the first the new history cannot show
+        await until(pilot, lambda: app.live.step == 5, what="step 5")
+        await pilot.press("left", "left")
+        await until(pilot, lambda: any("no history before" in str(n.message) for n in app._notifications),
+                    what="the no-history notice")
+        notice = [str(n.message) for n in app._notifications if "no history before" in str(n.message)][-1]
+        assert notice == "no history before step 5: the saved history was damaged"  # not "saved without one"
 
 
 async def test_a_checkpoint_with_history_resumes_and_scrubs_back(trainer, make_app, until, reference, tmp_path):

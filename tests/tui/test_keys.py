@@ -646,7 +646,7 @@ async def test_set_learning_rate_mid_step_is_refused_without_asking(trainer, mak
         assert not isinstance(app.screen, InputScreen)
         assert app.runner.sent == sent  # nothing asked of the engine
         said = [(str(n.title), str(n.message)) for n in app._notifications]
-        assert ("lr: not done", "step 3 is in progress: finish it first (n)") in said
+        assert ("learning rate: not done", "step 3 is in progress: finish it first (n)") in said
         await pilot.press("n")  # the step finished, the question is asked again
         await until(pilot, lambda: app.snapshot.step == 3 and app.live.phase is None, what="step 3 done")
         await open_from_the_palette(pilot, app, until, "set learning rate")

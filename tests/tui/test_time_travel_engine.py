@@ -204,7 +204,13 @@ def test_a_breakpoint_that_cannot_fire_is_added_with_a_note_and_a_duplicate_refu
     assert [n.text for n in sim.of(p.Notice)] == [
         "breakpoint step=5 is already past (the run is at step 10): it will not fire",
         "breakpoint step=61 is after the last step (60): it will not fire"]
-    assert [r.reason for r in sim.of(p.Refused)] == ["step=5 is already in the list"]
+    assert [(r.what, r.reason) for r in sim.of(p.Refused)] == [("breakpoint", "step=5 is already in the list")]
+
+
+def test_refusals_of_time_travel_say_what_was_refused_in_words_not_the_requests_name(short):
+    sim = loop(short, [(0.0, p.Step(3)), (1.0, p.Seek(9)), (1.0, p.Branch(9)), (1.0, p.DrawAt(0.5, 1, 9)),
+                       (1.0, p.AddBreak("nonsense"))])
+    assert [r.what for r in sim.of(p.Refused)] == ["history", "branch", "sample", "breakpoint"]
 
 
 def test_a_breakpoint_list_given_to_the_loop_keeps_its_order_and_its_off_ones_through_a_restart(short):
