@@ -24,6 +24,7 @@ from textual.containers import Container
 from textual.filter import LineFilter, Monochrome, NoColor
 from textual.notifications import Notification, Notify, SeverityLevel
 from textual.reactive import var
+from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Tab, Tabs
 
@@ -227,7 +228,7 @@ class MicroGPTApp(App[None]):
         self.matrix_names = tuple(name for name, _, _ in matrix_shapes(trainer.config, trainer.dataset.vocab_size))
         self.save_path = save_path
         self.start_paused = paused
-        self.start_until = until  # train and pause after this step (--until), from the first run
+        self.run_target = until  # train and pause after this step (--until, Run to step…) until it is reached
         self.start_speed = speed  # steps-per-second cap to start with (--speed)
         self.saved_step = trainer.step_count  # the step saved last (or resumed from): quitting before it is safe
         self.redraws_per_second = fps
@@ -300,6 +301,9 @@ class MicroGPTApp(App[None]):
         self._fit(self.size.width, self.size.height)
         self.watch_current_pane(self.current_pane)
         self.query_one(f"#{self.current_pane}", Pane).focus()
+        if not self.start_paused:  # from the first frame: not `paused` until the engine says it runs
+            self._wants_running = True
+            self.query_one(StatusBar).pending = "starting…"
 
     def on_ready(self) -> None:
         """Once the first frame is on screen: listen to the engine, and train unless asked to start paused."""
@@ -310,11 +314,14 @@ class MicroGPTApp(App[None]):
             self._run()
 
     def _run(self) -> None:
-        """Train: up to --until the first time it is given, else on and on."""
-        if self.start_until is not None:
-            self.runner.run_until(self.start_until)
-            self.start_until = None
+        """Train: up to the step asked for (--until, Run to step…) while it is still ahead, else on and on. A pause
+        on the way does not forget it: space runs on to it."""
+        live = self.live
+        target = self.run_target
+        if target is not None and (live is None or live.step < target):
+            self.runner.run_until(target)
         else:
+            self.run_target = None
             self.runner.run()
         self.set_timer(0.5, self._lay_out_help)
 
@@ -407,7 +414,11 @@ class MicroGPTApp(App[None]):
             self._wants_running = snapshot.running
             self._wants_engine = snapshot.engine
             status.pending = ""
+        if self.snapshot is not None and self.snapshot.running != snapshot.running:
+            self._shown_at = -math.inf  # running or paused: on the status line at once, not at the next redraw
         self.live = snapshot
+        if self.run_target is not None and snapshot.step >= self.run_target:  # reached: space runs on and on
+            self.run_target = None
         if self.history_step is not None and live_position(snapshot) <= self.history_step:  # a branch or restart
             self.leave_history()  # went back
         if snapshot.running or snapshot.phase is None:  # between steps, or training on: no phase to show ...
@@ -635,7 +646,8 @@ class MicroGPTApp(App[None]):
                 self.leave_history()  # training is watched live, as after space and n
                 self._wants_running = True
                 self.query_one(StatusBar).pending = "starting…"
-                self.runner.run_until(int(text))
+                self.run_target = int(text)
+                self._run()
 
         self.push_screen(InputScreen("run to step…", f"Train and pause after step (now at step {step}):",
                                      value=str(min(steps, step + 100)), check=check), answered)
@@ -924,8 +936,11 @@ class MicroGPTApp(App[None]):
         self._show()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """The scrubbing keys are the app's on the dashboard, not while a text input or a dialog has them."""
+        """The scrubbing keys are the app's on the dashboard, not while a text input or a dialog has them; the
+        palette opens over the dashboard only, never over a question still waiting for its answer."""
         if action in SCRUB_ACTIONS and (len(self.screen_stack) > 1 or isinstance(self.focused, Input)):
+            return False
+        if action == "command_palette" and isinstance(self.screen, ModalScreen):
             return False
         return True
 

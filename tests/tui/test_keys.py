@@ -979,3 +979,58 @@ async def test_footer_keys_are_as_wide_born_compact_as_once_told_not(trainer, ma
                 await pilot.pause()
                 widths.append(key.get_content_width(Size(100, 1), Size(100, 1)))
             assert widths[0] == widths[1], key.description
+
+
+async def test_the_palette_does_not_open_over_a_question_waiting_for_its_answer(trainer, make_app, ready):
+    """ctrl+p in the "go to step…" question used to stack the palette and a second question over the first,
+    which then took the next keys after the second was answered (tester2 defect 25)."""
+    from microgpt_tui.widgets.input_screen import InputScreen
+
+    app = make_app(trainer)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await ready(pilot)
+        app.action_run_to()
+        await pilot.pause()
+        assert isinstance(app.screen, InputScreen)
+        depth = len(app.screen_stack)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        assert len(app.screen_stack) == depth and isinstance(app.screen, InputScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("ctrl+p")  # on the dashboard it opens
+        await pilot.pause()
+        assert isinstance(app.screen, CommandPalette)
+
+
+async def test_a_pause_on_the_way_to_until_does_not_forget_it(names, make_app, until):
+    """--until 10 (or Run to step…), paused at about step 2 with space: space runs on to step 10 and pauses there
+    again, not past it (tester2 defect 28); once reached, space runs on and on."""
+    app = make_app(Trainer(names, Config(steps=40)), paused=False, until=10, speed=5.0)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await until(pilot, lambda: app.live is not None and app.live.step >= 2, what="step 2")
+        await pilot.press("space")
+        await until(pilot, lambda: app.live is not None and not app.live.running, what="the pause")
+        paused_at = app.live.step
+        assert paused_at < 10
+        await pilot.press("space")
+        await until(pilot, lambda: app.live.step == 10 and not app.live.running, what="the pause at step 10")
+        assert app.run_target is None
+        await pilot.press("space")
+        await until(pilot, lambda: app.live.step >= 11, what="past step 10")
+
+
+async def test_a_run_started_without_paused_never_says_paused_before_it_runs(trainer, make_app):
+    """The engine's first state (step 0, not yet running) used to show `step 0 / 1000 · paused` for a moment
+    (tester2 defect 29): until the engine runs, the status line says `starting…`."""
+    app = make_app(trainer, paused=False)
+    seen: list[str] = []
+    async with app.run_test(size=(100, 32)) as pilot:
+        bar = app.query_one(StatusBar)
+        for _ in range(2000):
+            seen.append(str(bar.render()))
+            if app.live is not None and app.live.running:
+                break
+            await pilot.pause(0.002)
+        assert app.live is not None and app.live.running
+    assert not any("paused" in line for line in seen), sorted(set(seen), key=seen.index)
