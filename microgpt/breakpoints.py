@@ -34,7 +34,7 @@ from microgpt.history import Changes, History
 from microgpt.report import SampleToken, StepReport
 from microgpt.sampling import generate
 from microgpt.seen import TRAINED, TrainingDocs
-from microgpt.smoothing import debias, ema_step
+from microgpt.smoothing import smooth_step
 from microgpt.trainer import Trainer
 
 FORMS = "loss<X, loss>X, smooth<X, smooth>X, step=N, every=N, spike, memorized or memorized=N"
@@ -139,8 +139,10 @@ class Watch:
         self.docs = TrainingDocs(trainer.docs)
         self.entries: list[Entry] = []
         self.averages = array("d")  # the smoothed loss's running average after each step since step 1
+        self.finites = array("q")  # how many finite losses that average holds
+        self.smooths = array("d")  # the smoothed loss after each step, as the loss chart draws it
         for loss in trainer.losses:
-            self.averages.append(ema_step(self.averages[-1] if self.averages else 0.0, loss))
+            self._smooth_on(loss)
         self.first_total = trainer.step_count + 1  # the step of totals[0]
         self.totals = array("d")  # the whole gradient's norm of each step from first_total
         if history is not None and history.end == trainer.step_count:
@@ -181,6 +183,8 @@ class Watch:
     def rewind(self, step: int) -> None:
         """Forget the steps after `step` (after History.rewind)."""
         del self.averages[step:]
+        del self.finites[step:]
+        del self.smooths[step:]
         del self.totals[max(0, step + 1 - self.first_total):]
         self.first_total = min(self.first_total, step + 1)
         for entry in self.entries:
@@ -189,12 +193,20 @@ class Watch:
 
     def smooth(self, step: int) -> float:
         """The smoothed loss after step `step`, as the loss chart draws it."""
-        return debias(self.averages[step - 1], step)
+        return self.smooths[step - 1]
+
+    def _smooth_on(self, loss: float) -> None:
+        """The smoothed loss after one more step (microgpt.smoothing's rule, which the loss chart follows too)."""
+        average, finite = (self.averages[-1], self.finites[-1]) if self.averages else (0.0, 0)
+        average, finite, smoothed = smooth_step(average, finite, loss)
+        self.averages.append(average)
+        self.finites.append(finite)
+        self.smooths.append(smoothed)
 
     def check(self, report: StepReport) -> list[Hit]:
         """The conditions that became true at this step (call it after every step, in order)."""
         k = report.step
-        self.averages.append(ema_step(self.averages[-1] if self.averages else 0.0, report.loss))
+        self._smooth_on(report.loss)
         self.totals.append(math.hypot(*(m.grad_norm for m in report.matrices)))
         hits = []
         for entry in self.entries:

@@ -3,13 +3,12 @@
     microgpt train [--dataset NAME|PATH] [--steps N] [--until K] [--save PATH] [--resume PATH] ...
     microgpt sample --resume PATH [--samples K] [--temperature T]
 
-The training flags, the way a trainer is built from them, its saved history read and where a run is saved are
-defined here once and used by `microgpt-tui` too (`add_training_flags`, `build_trainer`, `saved_history`,
-`save_path`). A resumed run keeps the history its checkpoint holds (the app's records, snapshots and branches),
-records each step it trains in it and saves it back. `--resume X --steps N` makes a
-run longer (or shorter, never before its current step): the schedule records the change, so resuming reproduces
-it, and the change is said once on stderr. A resumed run saves back to the file it came from unless --save says
-otherwise.
+The training flags, the way a trainer (and a resumed run's saved history) is built from them and where a run is
+saved are defined here once and used by `microgpt-tui` too (`add_training_flags`, `build_trainer`, `save_path`).
+A resumed run keeps the history its checkpoint holds (the app's records, snapshots and branches), records each step
+it trains in it and saves it back. `--resume X --steps N` makes a run longer (or shorter, never before its current
+step): the schedule records the change, so resuming reproduces it, and the change is said once on stderr. A resumed
+run saves back to the file it came from unless --save says otherwise.
 
 `train` prints the reference's lines (`num docs`, `vocab size`, `num params`, one `step ... | loss ...` per
 step, then the samples), each step line ended by a carriage return on a terminal, as the reference updates it in
@@ -248,13 +247,17 @@ def requested_config(args: argparse.Namespace, base: Config, resuming: bool = Fa
     return replace(base, **given).validate()
 
 
-def build_trainer(args: argparse.Namespace, note: Callable[[str], None]) -> Trainer:
-    """A fresh trainer, or the one in --resume checked against every flag given, its schedule changed by --steps.
+def build_trainer(args: argparse.Namespace, note: Callable[[str], None]) -> tuple[Trainer, History | None]:
+    """A fresh trainer, or the one in --resume checked against every flag given, its schedule changed by --steps;
+    and the history a resumed run's checkpoint holds, to extend step by step and save with it (None: a new run, or
+    a checkpoint saved without one: training costs nothing more). The checkpoint is read once.
 
-    `note` receives the sentence that says how --steps changed a resumed run's schedule, and a note on each --break
-    that cannot fire. --until and --break are checked too (UsageError), so both commands refuse the same values.
+    `note` receives the sentence that says how --steps changed a resumed run's schedule, a note on each --break
+    that cannot fire, and the sentence that says a saved history was damaged (a new one starts at the resumed
+    step). --until and --break are checked too (UsageError), so both commands refuse the same values.
     """
     change = None
+    saved = None  # the checkpoint's history, as found
     if args.resume is None:
         dataset = load_dataset(args.dataset or "names")
         trainer = Trainer(dataset, requested_config(args, Config()), args.engine or "fused")
@@ -269,6 +272,7 @@ def build_trainer(args: argparse.Namespace, note: Callable[[str], None]) -> Trai
                              "leave these flags out to continue with the checkpoint's values")
         dataset = load_dataset(args.dataset) if args.dataset else ckpt.load_dataset()
         trainer = ckpt.restore(dataset, config)
+        saved = ckpt.history
         if args.engine:
             trainer.engine = args.engine
         change = change_steps(trainer, args.steps, args.resume)
@@ -276,7 +280,10 @@ def build_trainer(args: argparse.Namespace, note: Callable[[str], None]) -> Trai
     remarks = check_breaks(trainer, args.breaks)
     for remark in ([change] if change is not None else []) + remarks:
         note(remark)  # once the command line is known to be good
-    return trainer
+    history = resumed_history(saved, trainer)
+    if history is not None and history.lost:
+        note(history.lost)
+    return trainer, history
 
 
 def check_breaks(trainer: Trainer, breaks: list[Condition]) -> list[str]:
@@ -286,22 +293,6 @@ def check_breaks(trainer: Trainer, breaks: list[Condition]) -> list[str]:
             raise UsageError(f"--break {condition.text} is given twice; give each condition once")
     notes = (never_fires(condition, trainer.step_count, trainer.steps) for condition in breaks)
     return [f"note: {text}" for text in notes if text]
-
-
-def saved_history(args: argparse.Namespace, trainer: Trainer, note: Callable[[str], None]) -> History | None:
-    """A resumed run's history from its checkpoint, to extend step by step and save with it (None: a new run, or
-    a checkpoint saved without one: training costs nothing more). A damaged one is a new history from the resumed
-    step, and `note` receives the sentence that says so."""
-    if args.resume is None:
-        return None
-    try:
-        history = resumed_history(read_checkpoint(args.resume).history, trainer)
-    except CheckpointError as error:  # read a moment ago by build_trainer: changed since
-        note(f"{error}; training carries on from step {trainer.step_count} without the saved history")
-        return None
-    if history is not None and history.lost:
-        note(history.lost)
-    return history
 
 
 def change_steps(trainer: Trainer, steps: int | None, resumed_from: str) -> str | None:
@@ -360,8 +351,7 @@ def run_train(args: argparse.Namespace, out: IO[str]) -> int:
                 raise UsageError(f"{error} (a resumed run saves back to the file it came from; give --save PATH "
                                  "to save elsewhere)") from None
             raise
-    trainer = build_trainer(args, say)
-    history = saved_history(args, trainer, say)  # the app's time travel, kept and extended (issue 4)
+    trainer, history = build_trainer(args, say)  # a resumed run's history: the app's time travel, kept and extended
     steps = trainer.steps
     until = steps if args.until is None else args.until
     log = None if args.log_json is None else RunLog.open(args.log_json, trainer, append=args.resume is not None)

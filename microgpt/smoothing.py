@@ -28,6 +28,15 @@ def debias(average: float, n: int, weight: float = SMOOTHING) -> float:
     return average / (1 - weight**n)
 
 
+def smooth_step(average: float, finite: int, value: float, weight: float = SMOOTHING) -> tuple[float, int, float]:
+    """One more value: the running average after it, the number of finite values in that average, and the smoothed
+    value after it (the value itself when it is not finite)."""
+    if not math.isfinite(value):
+        return average, finite, value
+    average, finite = ema_step(average, value, weight), finite + 1
+    return average, finite, debias(average, finite, weight)
+
+
 class Smoothed(list[float]):
     """The smoothed value after each value so far, with the running average behind the last one and the number of
     finite values in it."""
@@ -44,11 +53,7 @@ def debiased_ema(values: Sequence[float], weight: float = SMOOTHING, out: Smooth
     out = Smoothed() if out is None else out
     average, finite = out.average, out.finite
     for i in range(len(out), len(values)):
-        value = values[i]
-        if math.isfinite(value):
-            average, finite = ema_step(average, value, weight), finite + 1
-            out.append(debias(average, finite, weight))
-        else:
-            out.append(value)
+        average, finite, smoothed = smooth_step(average, finite, values[i], weight)
+        out.append(smoothed)
     out.average, out.finite = average, finite
     return out

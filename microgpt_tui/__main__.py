@@ -64,8 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def make_trainer(args: argparse.Namespace) -> Trainer:
-    """A fresh trainer, or the checkpoint's (checked against every flag given), as `microgpt train` builds it."""
+def make_trainer(args: argparse.Namespace) -> tuple[Trainer, History | None]:
+    """A fresh trainer, or the checkpoint's (checked against every flag given) with the history it holds, so that a
+    resumed run can scrub back, as `microgpt train` builds them."""
     try:
         return cli.build_trainer(args, note)
     except (cli.UsageError, CheckpointError, DataError, ConfigError, ScheduleError) as error:
@@ -75,11 +76,6 @@ def make_trainer(args: argparse.Namespace) -> Trainer:
 def note(message: str) -> None:
     """One line on stderr (before the screen changes), e.g. how --steps changed a resumed run's schedule."""
     print(f"{PROG}: {message}", file=sys.stderr)
-
-
-def saved_history(args: argparse.Namespace, trainer: Trainer) -> History | None:
-    """A resumed run's history from its checkpoint, so that it can scrub back (None: a new run, or none saved)."""
-    return cli.saved_history(args, trainer, note)
 
 
 def compared_runs(args: argparse.Namespace, trainer: Trainer) -> list[Ghost]:
@@ -122,10 +118,9 @@ def color_mode(choice: str) -> ColorMode:
 def main(argv: list[str] | None = None) -> int:
     """Run the app; bad input gives one line on stderr and exit status 2 before the screen changes."""
     args = build_parser().parse_args(argv)
-    trainer = make_trainer(args)
+    trainer, history = make_trainer(args)
     save = save_path(args)
     mode = color_mode(args.color)
-    history = saved_history(args, trainer)
     compare = compared_runs(args, trainer)
     # Textual repaints at most TEXTUAL_FPS times a second (60 by default). The training panes cap their own
     # redraws (--fps) and take turns; a higher ceiling only means a key press never waits for the next 1/60 s.

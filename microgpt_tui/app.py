@@ -525,7 +525,7 @@ class MicroGPTApp(App[None]):
                     raise CheckpointError(why_not)
                 checkpoint = read_checkpoint(path)
                 trainer = checkpoint.restore()
-                history = self.saved_history(checkpoint.history, trainer)
+                history = resumed_history(checkpoint.history, trainer)  # damaged: a new one, said in a notice
                 if trainer.config != self.trainer_config or trainer.dataset.docs != self.dataset.docs:
                     raise CheckpointError(f"{path} holds another run (another dataset or configuration)")
             except CheckpointError as error:
@@ -1107,10 +1107,6 @@ class MicroGPTApp(App[None]):
         for screen in self.screen_stack:
             if isinstance(screen, BreakpointsScreen):
                 screen.entries = entries
-
-    def saved_history(self, saved: object, trainer: TrainerLike) -> History | None:
-        """A checkpoint's history for a new engine (a damaged one: a new history, which its first notice explains)."""
-        return resumed_history(saved, trainer)  # type: ignore[arg-type]
 
     @while_running
     def on_breakpoints_changed(self, message: BreakpointsChanged) -> None:

@@ -372,9 +372,7 @@ class EngineLoop:
         if counted:
             self._pending_steps -= 1
         self._record(report, end)
-        if self._lr_after_step is not None:  # asked for while this step ran: it holds from the next one
-            lr, self._lr_after_step = self._lr_after_step, None
-            self._set_lr(lr)
+        self._set_waiting_lr()  # asked for while this step ran: it holds from the next one
         hits = self._remember(report)
         if self._cap is not None:
             self._next_step_at = max(self._next_step_at + 1.0 / self._cap, end - 1.0 / self._cap)
@@ -445,9 +443,8 @@ class EngineLoop:
     def _halt(self, reason: str) -> None:
         self._stop_running()
         self._post(p.Halt(reason))
-        if self._step is None and self._lr_after_step is not None:  # the step it waited for failed: from now on
-            lr, self._lr_after_step = self._lr_after_step, None
-            self._set_lr(lr)
+        if self._step is None:  # the step a new learning rate waited for failed: it holds from now on
+            self._set_waiting_lr()
 
     def _rate(self) -> float | None:
         times = self._step_times
@@ -705,9 +702,7 @@ class EngineLoop:
         self._past = None
         self._history.rewind(trainer, step)
         self._watch.rewind(step)
-        if self._lr_after_step is not None:  # asked for while the abandoned step ran: it holds from the next one
-            lr, self._lr_after_step = self._lr_after_step, None
-            self._set_lr(lr)
+        self._set_waiting_lr()  # asked for while the abandoned step ran: it holds from the next one
         self._losses_sent = min(self._losses_sent, step)
         history = self._history
         self._report = history.replay(step) if step > history.start else None
@@ -735,6 +730,13 @@ class EngineLoop:
         status = self._trainer.schedule.status() or "the schedule is the reference's"
         self._post(p.Notice("learning rate", f"base learning rate {lr:g} from step {self._trainer.step_count + 1}; "
                                              f"{status}"))
+
+    def _set_waiting_lr(self) -> None:
+        """Set the learning rate asked for while a running step was taken, if there is one, now that no step is in
+        progress."""
+        if self._lr_after_step is not None:
+            lr, self._lr_after_step = self._lr_after_step, None
+            self._set_lr(lr)
 
     def _spare_at(self, step: int) -> Trainer:
         """The spare trainer, holding the run's state after past step `step` (the live trainer is never touched),

@@ -532,9 +532,14 @@ def place_numbers(ends: Sequence[tuple[int, float, float]], scale: YScale, span:
     return placed
 
 
+# plotext 6.1.0 maps an axis's limits to just inside the centres of its first and last cells: these fractions of a
+# cell, from each end (plotext_cell, step_at).
+PLOTEXT_MARGINS = (0.5 + 0.0016585662, 0.5 + 0.001516152)
+
+
 def step_at(cell: int, span: int, cols: int) -> float:
     """A step that plotext draws in cell `cell` of an axis of `cols` cells from 1 to `span` (its middle)."""
-    start, end = 0.5 + 0.0016585662, 0.5 + 0.001516152  # as in plotext_cell
+    start, end = PLOTEXT_MARGINS
     return 1 + (cell + 0.5 - start) / (cols - start - end) * (span - 1)
 
 
@@ -558,7 +563,7 @@ def plotext_cell(value: float, lower: float, upper: float, cells: int) -> int:
     plotext's kernel (`rescale_element`, limits aligned on cell centres) maps the limits to just inside the
     centres of the first and last cells, then truncates.
     """
-    start, end = 0.5 + 0.0016585662, 0.5 + 0.001516152
+    start, end = PLOTEXT_MARGINS
     fraction = 0.5 if upper == lower else (value - lower) / (upper - lower)
     return int(start + (cells - start - end) * fraction)
 

@@ -16,6 +16,7 @@ from microgpt.config import Config
 from microgpt.data import Dataset
 from microgpt.history import History
 from microgpt.seen import NEW, TRAINED, UNTRAINED, TrainingDocs
+from microgpt.smoothing import debiased_ema
 from microgpt.trainer import Trainer
 
 NAMES = ["emma", "olivia", "ava", "isabella", "sophia", "mia", "amelia", "harper", "evelyn", "abigail"]
@@ -302,3 +303,17 @@ def test_train_break_memorized_stops_where_a_sample_is_first_a_trained_name(caps
     assert code == 0 and out.splitlines()[-1].startswith(f"step {k:4d} / ")
     assert err.startswith(f"microgpt: breakpoint memorized=5: step {k}, sample \u201c{text}\u201d seen at step "
                           f"{trainer.docs.index(text) + 1};")
+
+
+def test_the_smoothed_loss_breakpoints_compare_is_the_one_the_chart_draws_also_past_a_non_finite_loss() -> None:
+    """One rule (microgpt.smoothing): the watch's smoothed loss equals `debiased_ema` over the same losses, a loss
+    that is not finite included (the chart draws it as itself; the average goes on without it)."""
+    trainer = Trainer(Dataset.from_docs(NAMES), CONFIG)
+    for _ in range(5):
+        trainer.step()
+    trainer.losses[2] = math.inf  # as a diverged step leaves it
+    watch = Watch(trainer, [parse("smooth<0.9")])
+    for _ in range(5):
+        watch.check(trainer.step())
+    assert [watch.smooth(k) for k in range(1, 11)] == list(debiased_ema(trainer.losses))
+    assert watch.smooth(3) == math.inf and math.isfinite(watch.smooth(4))

@@ -15,12 +15,12 @@ import pytest
 from textual.widgets import Tabs
 
 from microgpt.breakpoints import parse
-from microgpt.checkpoint import load_checkpoint, save_checkpoint
+from microgpt.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from microgpt.config import Config
-from microgpt.history import History
+from microgpt.history import History, resumed_history
 from microgpt.report import StepReport
 from microgpt.trainer import Trainer
-from microgpt_tui.__main__ import compared_runs, saved_history
+from microgpt_tui.__main__ import compared_runs
 from microgpt_tui.app import MicroGPTApp
 from microgpt_tui.widgets.choice_screen import ChoiceScreen
 from microgpt_tui.widgets.inside import Inside
@@ -417,7 +417,7 @@ async def test_a_damaged_saved_history_is_said_in_the_app_in_plain_words(trainer
     obj["history"]["ghosts"] = "nope"
     path.write_text(json.dumps(obj))
     resumed = load_checkpoint(path)
-    app = make_app(resumed, history=saved_history(argparse.Namespace(resume=str(path)), resumed))
+    app = make_app(resumed, history=resumed_history(read_checkpoint(path).history, resumed))
     async with app.run_test(size=(100, 32), notifications=True) as pilot:
         await until(pilot, lambda: any("resumed at step 4" in str(n.title) for n in app._notifications),
                     what="the resume notice")
@@ -442,8 +442,7 @@ async def test_a_checkpoint_with_history_resumes_and_scrubs_back(trainer, make_a
         await pilot.press("ctrl+s")
         await until(pilot, lambda: app.saved_step == 8, what="the save")
     resumed = load_checkpoint(path)
-    args = argparse.Namespace(resume=path)
-    app = make_app(resumed, history=saved_history(args, resumed))
+    app = make_app(resumed, history=resumed_history(read_checkpoint(path).history, resumed))
     async with app.run_test(size=(100, 32)) as pilot:
         await until(pilot, lambda: app.snapshot is not None and app.first_step == 1)
         await pilot.press("home")

@@ -5,17 +5,16 @@ history's sparklines end at the shown step."""
 
 from __future__ import annotations
 
-import argparse
 import math
 import re
 from typing import Any
 
 import pytest
 
-from microgpt.checkpoint import load_checkpoint
+from microgpt.checkpoint import load_checkpoint, read_checkpoint
 from microgpt.config import Config
+from microgpt.history import resumed_history
 from microgpt.trainer import Trainer
-from microgpt_tui.__main__ import saved_history
 from microgpt_tui.app import MicroGPTApp
 from microgpt_tui.palette import sci
 from microgpt_tui.protocol import NOT_COMPUTED
@@ -266,7 +265,7 @@ async def test_a_resumed_run_shows_the_resumed_steps_gradients_from_its_history(
         await until(pilot, lambda: app.saved_step == 8, what="the save")
     assert last is not None
     resumed = load_checkpoint(path)
-    app = make_app(resumed, history=saved_history(argparse.Namespace(resume=path), resumed))
+    app = make_app(resumed, history=resumed_history(read_checkpoint(path).history, resumed))
     async with app.run_test(size=(100, 32)) as pilot:
         await until(pilot, lambda: app.snapshot is not None and app.snapshot.report is not None, what="step 8")
         await pilot.pause(0.2)
